@@ -1,0 +1,1 @@
+"""The deterministic VoxScriber mock server for integrators (built on :mod:`voxcontract`; see ARCHITECTURE.md)."""

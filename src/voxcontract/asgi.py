@@ -1,0 +1,106 @@
+"""The app factory every VoxScriber server uses: Connexion over the contract, with the core's middleware.
+
+The stack, outermost first::
+
+    RequestContextMiddleware        request id, deferred headers (rate limit) on every answer
+      ServerErrorMiddleware         Connexion: last resort
+      ExceptionMiddleware           Connexion: every exception -> the core's problem+json (voxcontract.problems)
+      SwaggerUIMiddleware           /v1/ui, /v1/openapi.json
+      RoutingMiddleware             which operation
+      AuthMiddleware                bearer key -> principal, 401 (replaces Connexion's SecurityMiddleware)
+      RateLimitMiddleware           per key, headers, 429
+      BodyLimitMiddleware           413 over the size limit
+      RequestValidationMiddleware   400 / 415 from the contract
+      ResponseValidationMiddleware  optional
+      LifespanMiddleware, ContextMiddleware, the app's handlers
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import connexion
+from connexion.middleware import MiddlewarePosition
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.options import SwaggerUIOptions
+
+from voxcontract.auth import KeyResolver
+from voxcontract.middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    RateLimitMiddleware,
+    RequestContextMiddleware,
+)
+from voxcontract.problems import HANDLED_EXCEPTIONS, problem_response
+from voxcontract.ratelimit import RateLimiter
+from voxcontract.settings import CoreSettings
+from voxcontract.spec import load_spec
+
+__all__ = ["ContractApp", "create_contract_app"]
+
+OperationResolver = Callable[[str], Callable[..., Any]]
+
+_CONNEXION_STACK: list[Any] = [
+    ServerErrorMiddleware,
+    ExceptionMiddleware,
+    SwaggerUIMiddleware,
+    RoutingMiddleware,
+    RequestValidationMiddleware,
+    ResponseValidationMiddleware,
+    LifespanMiddleware,
+    ContextMiddleware,
+]
+
+
+class ContractApp(RequestContextMiddleware):
+    """The served ASGI app; ``.connexion`` is the Connexion app inside, for apps that add routes of their own."""
+
+    def __init__(self, connexion_app: connexion.AsyncApp) -> None:
+        super().__init__(connexion_app)
+        self.connexion = connexion_app
+
+
+def create_contract_app(
+    *,
+    settings: CoreSettings,
+    operations: OperationResolver,
+    keys: KeyResolver,
+    limiter: RateLimiter | None = None,
+    document: Mapping[str, Any] | None = None,
+    lifespan: Any = None,
+) -> ContractApp:
+    """A Connexion AsyncApp serving ``document`` (the bundled contract by default) with ``operations`` as handlers.
+
+    ``operations`` maps an operationId to its handler (an ``async def`` keeps requests off the thread pool).
+    """
+    document = dict(document) if document is not None else load_spec()
+    limiter = limiter or RateLimiter(settings.rate_limit, settings.rate_limit_storage)
+    app = connexion.AsyncApp(__name__, middlewares=list(_CONNEXION_STACK), lifespan=lifespan)
+    for middleware, options in (
+        (AuthMiddleware, {"document": document, "resolver": keys}),
+        (RateLimitMiddleware, {"limiter": limiter}),
+        (BodyLimitMiddleware, {"max_bytes": settings.max_upload_bytes}),
+    ):
+        app.add_middleware(middleware, position=MiddlewarePosition.BEFORE_VALIDATION, **options)
+    for exception in HANDLED_EXCEPTIONS:
+        app.add_error_handler(exception, problem_response)
+    app.add_api(
+        document,
+        resolver=operations,
+        validate_responses=settings.validate_responses,
+        strict_validation=True,
+        swagger_ui_options=SwaggerUIOptions(
+            spec_path="/v1/openapi.json",
+            swagger_ui_path="/v1/ui",
+            swagger_ui_config={"validatorUrl": None},
+        ),
+    )
+    return ContractApp(app)

@@ -1,0 +1,137 @@
+"""The ``voxcontract`` command line: a thin layer that parses flags and forwards to the library.
+
+Exit codes: 0 success, 1 findings (lint issues, breaking changes), 2 usage or input problems.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from voxcontract import __version__
+from voxcontract.errors import SpecError
+from voxcontract.spec import load_spec, load_spec_file, spec_path, spec_text
+
+__all__ = ["main"]
+
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+_spec_argument = click.argument("spec", required=False, type=click.Path(dir_okay=False, path_type=Path))
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _load(path: Path | None) -> dict[str, Any]:
+    try:
+        return load_spec() if path is None else load_spec_file(path)
+    except SpecError as exc:
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="voxcontract")
+def main() -> None:
+    """voxcontract: the contract-first toolkit for the VoxScriber transcription API."""
+
+
+@main.command()
+@_spec_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def lint(spec: Path | None, fmt: str) -> None:
+    """Check an OpenAPI document (the bundled contract by default) against the spec and this project's rules."""
+    from voxcontract.tools.lint import lint_document
+
+    findings = lint_document(_load(spec))
+    if fmt == "json":
+        click.echo(json.dumps([{"pointer": f.pointer, "rule": f.rule, "message": f.message} for f in findings]))
+    else:
+        _print_findings(findings, spec or spec_path())
+    sys.exit(EXIT_FINDINGS if findings else 0)
+
+
+def _print_findings(findings: list[Any], source: Path) -> None:
+    console = _console()
+    if not findings:
+        console.print(f"[green]✓[/green] {source}: no findings")
+        return
+    table = Table(title=f"{len(findings)} finding(s) in {source}", show_lines=False)
+    for column in ("pointer", "rule", "message"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        table.add_row(finding.pointer, finding.rule, finding.message)
+    console.print(table)
+
+
+@main.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--spec", "spec", type=click.Path(dir_okay=False, path_type=Path), help="Another OpenAPI document.")
+def docs(out_dir: Path, spec: Path | None) -> None:
+    """Write the static HTML reference (offline, self-contained) and a Markdown rendering to OUT."""
+    from voxcontract.tools.docs import write_docs
+
+    written = write_docs(_load(spec), out_dir)
+    console = _console()
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list the changes that are not breaking.")
+def diff(old: Path, new: Path, fmt: str, show_all: bool) -> None:
+    """The breaking changes from OLD to NEW; exit 1 when there is any."""
+    from voxcontract.tools.diff import diff_documents
+
+    try:
+        changes = diff_documents(_load(old), _load(new))
+    except SpecError as exc:
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)
+    breaking = [change for change in changes if change.breaking]
+    shown = changes if show_all else breaking
+    if fmt == "json":
+        click.echo(json.dumps([{"kind": c.kind, "pointer": c.pointer, "message": c.message,
+                                "breaking": c.breaking} for c in shown]))
+    else:
+        _print_changes(shown, len(breaking), len(changes))
+    sys.exit(EXIT_FINDINGS if breaking else 0)
+
+
+def _print_changes(shown: list[Any], breaking: int, total: int) -> None:
+    console = _console()
+    if shown:
+        table = Table(show_lines=False)
+        for column in ("", "kind", "pointer", "message"):
+            table.add_column(column, overflow="fold")
+        for change in shown:
+            mark = "[red]BREAKING[/red]" if change.breaking else "[green]ok[/green]"
+            table.add_row(mark, change.kind, change.pointer, change.message)
+        console.print(table)
+    colour = "red" if breaking else "green"
+    console.print(f"[{colour}]{breaking} breaking change(s)[/{colour}], {total - breaking} compatible change(s)")
+
+
+@main.command("spec")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--path", "show_path", is_flag=True, help="Print where the bundled document is, not its text.")
+def spec_command(fmt: str, show_path: bool) -> None:
+    """Print the bundled VoxScriber contract, for other tools to consume."""
+    if show_path:
+        click.echo(str(spec_path()))
+    elif fmt == "yaml":
+        click.echo(spec_text(), nl=False)
+    else:
+        click.echo(json.dumps(load_spec(), indent=2, ensure_ascii=False))
+

@@ -1,0 +1,89 @@
+"""Typed settings. Defaults are set only here; CLI flags and ``VOXCONTRACT_*`` variables override them.
+
+Each app (mock, reference) subclasses :class:`CoreSettings` with its own fields; :meth:`from_env` reads
+every field of the subclass from the environment, so a new field needs no parsing code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Self
+
+from voxcontract.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "CoreSettings"]
+
+ENV_PREFIX = "VOXCONTRACT_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class CoreSettings:
+    """What every VoxScriber server built on the core needs."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: API keys accepted as ``Authorization: Bearer <key>`` (apps may add a key store of their own).
+    api_keys: tuple[str, ...] = ()
+    #: Rate limit per API key, in the ``limits`` notation ("120/minute", "5/second").
+    rate_limit: str = "120/minute"
+    #: Where rate-limit counters live: ``memory://`` or e.g. ``redis://host:6379``.
+    rate_limit_storage: str = "memory://"
+    #: The largest accepted upload body in bytes (the contract's documented default).
+    max_upload_bytes: int = 104_857_600
+    #: Validate responses against the contract (costs about a third of the throughput).
+    validate_responses: bool = True
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0..65535, not {self.port}")
+        if self.max_upload_bytes <= 0:
+            raise ConfigError("max_upload_bytes must be positive")
+        if any(not key or any(ch.isspace() for ch in key) for key in self.api_keys):
+            raise ConfigError("API keys must be non-empty and contain no whitespace")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """Defaults, then ``VOXCONTRACT_<FIELD>`` variables, then explicit overrides (None = not given)."""
+        environ = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = _parse(field.name, hints[field.name], raw)
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(name: str, hint: Any, raw: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        inner = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return None if raw.strip() == "" else _parse(name, inner[0], raw)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return tuple(_parse(name, item, part.strip()) for part in raw.split(",") if part.strip())
+    if hint is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE | _FALSE:
+            return lowered in _TRUE
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
+    if hint in (int, float):
+        try:
+            return hint(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a number, not {raw!r}") from None
+    return raw
