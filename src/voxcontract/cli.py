@@ -102,8 +102,11 @@ def diff(old: Path, new: Path, fmt: str, show_all: bool) -> None:
     breaking = [change for change in changes if change.breaking]
     shown = changes if show_all else breaking
     if fmt == "json":
-        click.echo(json.dumps([{"kind": c.kind, "pointer": c.pointer, "message": c.message,
-                                "breaking": c.breaking} for c in shown]))
+        click.echo(
+            json.dumps(
+                [{"kind": c.kind, "pointer": c.pointer, "message": c.message, "breaking": c.breaking} for c in shown]
+            )
+        )
     else:
         _print_changes(shown, len(breaking), len(changes))
     sys.exit(EXIT_FINDINGS if breaking else 0)
@@ -134,4 +137,3 @@ def spec_command(fmt: str, show_path: bool) -> None:
         click.echo(spec_text(), nl=False)
     else:
         click.echo(json.dumps(load_spec(), indent=2, ensure_ascii=False))
-

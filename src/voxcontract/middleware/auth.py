@@ -20,9 +20,7 @@ PRINCIPAL_SCOPE_KEY = "voxcontract.principal"
 
 def secured_operations(document: Mapping[str, Any]) -> frozenset[str]:
     """The operationIds whose effective security is not empty."""
-    return frozenset(
-        op.operation_id for op in iter_operations(document) if op.operation_id and op.security(document)
-    )
+    return frozenset(op.operation_id for op in iter_operations(document) if op.operation_id and op.security(document))
 
 
 def routed_operation_id(scope: Scope) -> str | None:

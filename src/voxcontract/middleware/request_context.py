@@ -35,7 +35,7 @@ class RequestContextMiddleware:
 def _request_id_from(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate = bytes(value).decode("latin-1")
             if is_sane_request_id(candidate):
                 return candidate
     return new_request_id()

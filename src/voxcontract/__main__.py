@@ -1,0 +1,3 @@
+from voxcontract.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""The command line: exit codes 0 / 1 / 2 and outputs, through click and through the installed script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from voxcontract.cli import main
+from voxcontract.spec import load_spec, spec_path, spec_text
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def write(tmp_path: Path, name: str, document: dict[str, Any]) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return str(path)
+
+
+def test_lint_passes_on_the_contract() -> None:
+    result = run("lint")
+    assert result.exit_code == 0, result.output
+    assert "no findings" in result.output
+
+
+def test_lint_reports_findings_with_exit_1(tmp_path: Path) -> None:
+    broken = load_spec()
+    del broken["paths"]["/v1/jobs"]["get"]["responses"]["401"]
+    result = run("lint", write(tmp_path, "broken.yaml", broken), "--format", "json")
+    assert result.exit_code == 1
+    findings = json.loads(result.output)
+    assert {"pointer": "#/paths/~1v1~1jobs/get/responses", "rule": "error-responses"} in [
+        {"pointer": f["pointer"], "rule": f["rule"]} for f in findings
+    ]
+
+
+@pytest.mark.parametrize("content", [None, "::: not yaml :::\n  - [", "- a list\n- not a document\n"])
+def test_lint_usage_problems_exit_2(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / "spec.yaml"
+    if content is not None:
+        path.write_text(content)
+    result = CliRunner().invoke(main, ["lint", str(path)])
+    assert result.exit_code == 2
+
+
+def test_diff_exit_codes(tmp_path: Path) -> None:
+    same = write(tmp_path, "same.yaml", load_spec())
+    assert run("diff", str(spec_path()), same).exit_code == 0
+    newer = load_spec()
+    del newer["paths"]["/v1/jobs"]
+    result = run("diff", str(spec_path()), write(tmp_path, "newer.yaml", newer), "--format", "json")
+    assert result.exit_code == 1
+    changes = json.loads(result.output)
+    assert any(c["kind"] == "operation-removed" and c["breaking"] for c in changes)
+    assert CliRunner().invoke(main, ["diff", str(spec_path()), str(tmp_path / "missing.yaml")]).exit_code == 2
+
+
+def test_diff_only_compatible_changes_exit_0(tmp_path: Path) -> None:
+    newer = load_spec()
+    newer["paths"]["/v1/jobs"]["get"]["description"] += " Now with more words."
+    newer["components"]["schemas"]["Health"]["properties"]["uptime_seconds"] = {"type": "integer"}
+    result = run("diff", str(spec_path()), write(tmp_path, "newer.yaml", newer), "--all")
+    assert result.exit_code == 0, result.output
+    assert "0 breaking change(s)" in result.output
+
+
+def test_spec_prints_the_bundled_document() -> None:
+    assert run("spec").output == spec_text()
+    assert json.loads(run("spec", "--format", "json").output) == load_spec()
+    assert run("spec", "--path").output.strip() == str(spec_path())
+
+
+def test_docs_writes_html_and_markdown(tmp_path: Path) -> None:
+    result = run("docs", "--out", str(tmp_path / "site"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "site" / "index.html").stat().st_size > 10_000
+    assert (tmp_path / "site" / "voxscriber.md").stat().st_size > 5_000
+
+
+def test_console_script_runs_from_another_directory(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "voxcontract", "lint"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    version = subprocess.run(
+        [sys.executable, "-m", "voxcontract", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("voxcontract, version ")
