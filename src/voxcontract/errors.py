@@ -5,6 +5,7 @@
     VoxcontractError
     ├── SpecError                  the contract (or another document) cannot be read or resolved
     ├── ConfigError                a setting has an invalid value
+    ├── WebhookVerificationError   a webhook's signature or timestamp does not verify (voxcontract.webhooks)
     └── ProblemError               an HTTP error answered as application/problem+json
         ├── BadRequest             400 invalid_request
         │   ├── MalformedBody      400 malformed_body
