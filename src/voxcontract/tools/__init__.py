@@ -1,0 +1,1 @@
+"""Tools for spec authors: lint, docs, diff."""
