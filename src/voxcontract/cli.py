@@ -13,6 +13,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from voxcontract import __version__
 from voxcontract.errors import SpecError
@@ -68,7 +69,7 @@ def _print_findings(findings: list[Any], source: Path) -> None:
     for column in ("pointer", "rule", "message"):
         table.add_column(column, overflow="fold")
     for finding in findings:
-        table.add_row(finding.pointer, finding.rule, finding.message)
+        table.add_row(Text(finding.pointer), Text(finding.rule), Text(finding.message))
     console.print(table)
 
 
@@ -120,7 +121,7 @@ def _print_changes(shown: list[Any], breaking: int, total: int) -> None:
             table.add_column(column, overflow="fold")
         for change in shown:
             mark = "[red]BREAKING[/red]" if change.breaking else "[green]ok[/green]"
-            table.add_row(mark, change.kind, change.pointer, change.message)
+            table.add_row(mark, Text(change.kind), Text(change.pointer), Text(change.message))
         console.print(table)
     colour = "red" if breaking else "green"
     console.print(f"[{colour}]{breaking} breaking change(s)[/{colour}], {total - breaking} compatible change(s)")

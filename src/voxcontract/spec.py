@@ -82,10 +82,17 @@ def spec_text() -> str:
 
 @functools.cache
 def openapi_core_spec(path: Path | None = None) -> Any:
-    """The contract as an ``openapi_core.OpenAPI`` object, for request/response validation."""
-    from openapi_core import OpenAPI
+    """The contract as an ``openapi_core.OpenAPI`` object, for request/response validation.
 
-    return OpenAPI.from_dict(load_spec_file(path or spec_path()))
+    openapi-core reads only the media types it knows; the contract's problem+json, SRT and WebVTT answers need
+    their deserializers registered, or correct answers fail validation.
+    """
+    from openapi_core import Config, OpenAPI
+    from openapi_core.deserializing.media_types.util import json_loads, plain_loads
+
+    extra = {"application/problem+json": json_loads, "application/x-subrip": plain_loads, "text/vtt": plain_loads}
+    config = Config(extra_media_type_deserializers=extra)
+    return OpenAPI.from_dict(load_spec_file(path or spec_path()), config=config)
 
 
 def resolve_pointer(document: Mapping[str, Any], pointer: str) -> Any:
