@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -90,7 +90,11 @@ def openapi_core_spec(path: Path | None = None) -> Any:
     from openapi_core import Config, OpenAPI
     from openapi_core.deserializing.media_types.util import json_loads, plain_loads
 
-    extra = {"application/problem+json": json_loads, "application/x-subrip": plain_loads, "text/vtt": plain_loads}
+    extra: dict[str, Callable[[bytes], Any]] = {
+        "application/problem+json": json_loads,
+        "application/x-subrip": plain_loads,
+        "text/vtt": plain_loads,
+    }
     config = Config(extra_media_type_deserializers=extra)
     return OpenAPI.from_dict(load_spec_file(path or spec_path()), config=config)
 
