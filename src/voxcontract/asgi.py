@@ -33,6 +33,7 @@ from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 
 from voxcontract.auth import KeyResolver
+from voxcontract.context import new_request_id
 from voxcontract.middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
@@ -63,8 +64,8 @@ _CONNEXION_STACK: list[Any] = [
 class ContractApp(RequestContextMiddleware):
     """The served ASGI app; ``.connexion`` is the Connexion app inside, for apps that add routes of their own."""
 
-    def __init__(self, connexion_app: connexion.AsyncApp) -> None:
-        super().__init__(connexion_app)
+    def __init__(self, connexion_app: connexion.AsyncApp, *, id_factory: Callable[[], str] = new_request_id) -> None:
+        super().__init__(connexion_app, id_factory=id_factory)
         self.connexion = connexion_app
 
 
@@ -76,10 +77,12 @@ def create_contract_app(
     limiter: RateLimiter | None = None,
     document: Mapping[str, Any] | None = None,
     lifespan: Any = None,
+    request_ids: Callable[[], str] = new_request_id,
 ) -> ContractApp:
     """A Connexion AsyncApp serving ``document`` (the bundled contract by default) with ``operations`` as handlers.
 
-    ``operations`` maps an operationId to its handler (an ``async def`` keeps requests off the thread pool).
+    ``operations`` maps an operationId to its handler (an ``async def`` keeps requests off the thread pool);
+    ``request_ids`` makes the ids of requests that sent none (the mock passes a seeded, deterministic one).
     """
     document = dict(document) if document is not None else load_spec()
     limiter = limiter or RateLimiter(settings.rate_limit, settings.rate_limit_storage)
@@ -103,4 +106,4 @@ def create_contract_app(
             swagger_ui_config={"validatorUrl": None},
         ),
     )
-    return ContractApp(app)
+    return ContractApp(app, id_factory=request_ids)

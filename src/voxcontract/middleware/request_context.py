@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,14 +13,17 @@ REQUEST_ID_HEADER = "X-Request-Id"
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """``id_factory`` makes the ids of requests that sent no sane id (the mock injects a seeded one)."""
+
+    def __init__(self, app: ASGIApp, *, id_factory: Callable[[], str] = new_request_id) -> None:
         self.app = app
+        self.id_factory = id_factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        context = RequestContext(request_id=_request_id_from(scope))
+        context = RequestContext(request_id=_client_request_id(scope) or self.id_factory())
         bind_context(context)
 
         async def send_with_headers(message: Message) -> None:
@@ -32,10 +37,9 @@ class RequestContextMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _request_id_from(scope: Scope) -> str:
+def _client_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             candidate = bytes(value).decode("latin-1")
-            if is_sane_request_id(candidate):
-                return candidate
-    return new_request_id()
+            return candidate if is_sane_request_id(candidate) else None
+    return None
