@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from voxcontract.asgi import ContractApp, create_contract_app
 from voxcontract.auth import Principal, StaticKeyResolver, key_fingerprint
-from voxcontract.errors import NotFound
+from voxcontract.errors import BadRequest, NotFound
 from voxcontract.serving import BackgroundServer
 from voxcontract.settings import CoreSettings
 from voxcontract.spec import load_spec
@@ -38,6 +38,8 @@ async def get_file(file_id: str, token_info: Principal) -> Any:
 
 
 async def upload_file(body: Any = None, file: Any = None) -> Any:
+    if file is None and "url" not in body:
+        raise BadRequest(f"no file part, only the form fields {sorted(body)}")
     if file is None:
         return {**EXAMPLE_FILE, "filename": body["url"].rsplit("/", 1)[-1]}, 201, JSON
     content = await file.read()
@@ -218,6 +220,13 @@ def test_malformed_multipart_is_400_not_500(make_client: Callable[..., httpx.Cli
     assert response.json()["code"] in {"malformed_body", "invalid_request"}
 
 
+def test_file_part_without_a_filename_reaches_the_handler_as_a_field(make_client: Callable[..., httpx.Client]) -> None:
+    # Connexion took the contract's comma-separated encoding contentType for JSON here and answered 500.
+    response = make_client().post("/v1/upload", headers=auth(), files={"file": (None, b"just text")})
+    body = assert_problem(response, 400, "invalid_request")
+    assert body["detail"] == "no file part, only the form fields ['file']"
+
+
 def test_declared_oversize_body_is_413(make_client: Callable[..., httpx.Client]) -> None:
     client = make_client(max_upload_bytes=1024)
     files = {"file": ("big.wav", b"\0" * 4096, "audio/wav")}
@@ -266,6 +275,36 @@ def test_unhandled_exception_is_a_500_problem_without_internals(
     body = assert_problem(response, 500, "internal_error")
     assert "secret internals" not in response.text
     assert "Traceback" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("OPTIONS", f"/v1/files/{EXAMPLE_FILE['file_id']}", "GET, DELETE, HEAD"), ("PUT", "/v1/upload", "POST")],
+)
+def test_405_allows_every_documented_method_of_the_path(
+    make_client: Callable[..., httpx.Client], method: str, path: str, allow: str
+) -> None:
+    response = make_client().request(method, path, headers=auth())
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "instance"),
+    [
+        (b"/v1/files/%00", "/v1/files/%00"),
+        (b"/v1/files/a%0Ab", "/v1/files/a%0Ab"),
+        (b"/v1/files/%ff", "/v1/files/%EF%BF%BD"),
+    ],
+)
+def test_problem_instance_is_a_uri_reference(
+    make_client: Callable[..., httpx.Client], raw_path: bytes, instance: str
+) -> None:
+    client = make_client()
+    response = client.get(httpx.URL(str(client.base_url)).copy_with(raw_path=raw_path), headers=auth())
+    assert 400 <= response.status_code < 500
+    assert response.json()["instance"] == instance
 
 
 def test_unknown_path_is_a_404_problem(make_client: Callable[..., httpx.Client]) -> None:

@@ -3,6 +3,7 @@
 The stack, outermost first::
 
     RequestContextMiddleware        request id, deferred headers (rate limit) on every answer
+      AllowHeaderMiddleware         every documented method of the path in a 405's Allow
       ServerErrorMiddleware         Connexion: last resort
       ExceptionMiddleware           Connexion: every exception -> the core's problem+json (voxcontract.problems)
       SwaggerUIMiddleware           /v1/ui, /v1/openapi.json
@@ -31,10 +32,12 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
+from connexion.uri_parsing import OpenAPIURIParser
 
 from voxcontract.auth import KeyResolver
 from voxcontract.context import new_request_id
 from voxcontract.middleware import (
+    AllowHeaderMiddleware,
     AuthMiddleware,
     BodyLimitMiddleware,
     RateLimitMiddleware,
@@ -45,7 +48,7 @@ from voxcontract.ratelimit import RateLimiter
 from voxcontract.settings import CoreSettings
 from voxcontract.spec import load_spec
 
-__all__ = ["ContractApp", "create_contract_app"]
+__all__ = ["ContractApp", "ContractURIParser", "create_contract_app"]
 
 OperationResolver = Callable[[str], Callable[..., Any]]
 
@@ -61,11 +64,34 @@ _CONNEXION_STACK: list[Any] = [
 ]
 
 
+class ContractURIParser(OpenAPIURIParser):  # type: ignore[misc]
+    """Connexion's parser, except that a multipart encoding's ``contentType`` list is never taken for JSON.
+
+    Connexion tests the value by splitting it once on "/", so the contract's (valid) list ``audio/wav, audio/mpeg, ...``
+    turned a ``file`` part sent without a filename (a plain form field) into a 500.
+    """
+
+    def __init__(self, param_defns: Any, body_defn: Any) -> None:
+        super().__init__(param_defns, body_defn)
+        encodings: dict[str, dict[str, Any]] = body_defn.get("encoding", {})
+        self._body_encoding = {
+            name: {key: value for key, value in encoding.items() if key != "contentType" or "," not in str(value)}
+            for name, encoding in encodings.items()
+        }
+
+
 class ContractApp(RequestContextMiddleware):
     """The served ASGI app; ``.connexion`` is the Connexion app inside, for apps that add routes of their own."""
 
-    def __init__(self, connexion_app: connexion.AsyncApp, *, id_factory: Callable[[], str] = new_request_id) -> None:
-        super().__init__(connexion_app, id_factory=id_factory)
+    def __init__(
+        self,
+        connexion_app: connexion.AsyncApp,
+        *,
+        id_factory: Callable[[], str] = new_request_id,
+        document: Mapping[str, Any] | None = None,
+    ) -> None:
+        inner = connexion_app if document is None else AllowHeaderMiddleware(connexion_app, document=document)
+        super().__init__(inner, id_factory=id_factory)
         self.connexion = connexion_app
 
 
@@ -86,7 +112,9 @@ def create_contract_app(
     """
     document = dict(document) if document is not None else load_spec()
     limiter = limiter or RateLimiter(settings.rate_limit, settings.rate_limit_storage)
-    app = connexion.AsyncApp(__name__, middlewares=list(_CONNEXION_STACK), lifespan=lifespan)
+    app = connexion.AsyncApp(
+        __name__, middlewares=list(_CONNEXION_STACK), lifespan=lifespan, uri_parser_class=ContractURIParser
+    )
     for middleware, options in (
         (AuthMiddleware, {"document": document, "resolver": keys}),
         (RateLimitMiddleware, {"limiter": limiter}),
@@ -106,4 +134,4 @@ def create_contract_app(
             swagger_ui_config={"validatorUrl": None},
         ),
     )
-    return ContractApp(app, id_factory=request_ids)
+    return ContractApp(app, id_factory=request_ids, document=document)

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 findings (lint issues, breaking changes), 2 usage or in
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,77 @@ def spec_command(fmt: str, show_path: bool) -> None:
         click.echo(spec_text(), nl=False)
     else:
         click.echo(json.dumps(load_spec(), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
+@click.option("--seed", type=int, default=None, help="Seed of every id, secret and jitter (default 0).")
+@click.option("--api-key", "api_keys", multiple=True, help="An accepted API key (repeatable; default vox_test_key).")
+@click.option("--processing-time", type=float, default=None, help="Mock seconds from queued to completed (default 1).")
+@click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation, e.g. "3/minute".')
+@click.option("--clock", type=click.Choice(["real", "manual"]), default=None, help="Mock clock mode (default real).")
+@click.option("--start-time", default=None, help="The mock clock's start, RFC 3339 (default 2026-01-01T00:00:00Z).")
+@click.option("--webhook-retry-schedule", default=None, help='Seconds before webhook retries, e.g. "0.5,1,2".')
+@click.option("--webhook-timeout", type=float, default=None, help="Seconds a webhook receiver has to answer.")
+@click.option("--default-scenario", default=None, help="The scenario every request gets unless it names one.")
+@click.option("--log-level", default=None, help="uvicorn and app log level (default info).")
+def mock(api_keys: tuple[str, ...], webhook_retry_schedule: str | None, **options: Any) -> None:
+    """Run the deterministic mock server. Every option can also be set as VOXCONTRACT_<OPTION>."""
+    from voxcontract.errors import ConfigError
+
+    try:
+        from mockserver.app import create_app
+        from mockserver.settings import MockSettings
+
+        settings = MockSettings.from_env(
+            api_keys=api_keys or None,
+            webhook_retry_schedule=_delays(webhook_retry_schedule),
+            **options,
+        )
+        app = create_app(settings)
+    except ConfigError as exc:
+        _console(stderr=True).print(f"[red]error:[/red] {exc}")
+        sys.exit(EXIT_USAGE)
+    _print_mock_banner(app)
+    _serve(app, settings.host, settings.port, settings.log_level)
+
+
+def _delays(text: str | None) -> tuple[float, ...] | None:
+    from voxcontract.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"--webhook-retry-schedule must be comma-separated seconds, not {text!r}") from None
+
+
+def _print_mock_banner(app: Any) -> None:
+    settings = app.settings
+    base = f"http://{settings.host}:{settings.port}"
+    console = _console()
+    console.print(f"VoxScriber mock server on [bold]{base}[/bold]  (seed {settings.seed}, clock {settings.clock})")
+    for key in settings.effective_api_keys:
+        console.print(f"  API key         {key}")
+        console.print(f"  webhook secret  {app.webhook_secret(key)}")
+    console.print(f"  Swagger UI      {base}/v1/ui/")
+    console.print(f"  admin API       {base}/__mock/ (docs {base}/__mock/ui/)")
+
+
+def _serve(app: Any, host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    _configure_logging(log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+
+
+def _configure_logging(log_level: str) -> None:
+    """The servers' own loggers at ``log_level`` (uvicorn configures its own)."""
+    level = logging.getLevelName(log_level.upper())
+    logging.basicConfig(
+        level=level if isinstance(level, int) else logging.INFO, format="%(levelname)s:  %(name)s %(message)s"
+    )
+    # Connexion warns on every upload that the operation takes two content types: true, and as designed.
+    logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)

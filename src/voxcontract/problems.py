@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.parse
 from typing import Any
 
 from connexion.exceptions import ProblemException
@@ -20,7 +21,7 @@ from starlette.formparsers import MultiPartException
 from voxcontract import errors
 from voxcontract.context import current_context
 
-__all__ = ["HANDLED_EXCEPTIONS", "problem_response", "render_problem", "to_problem_error"]
+__all__ = ["HANDLED_EXCEPTIONS", "problem_instance", "problem_response", "render_problem", "to_problem_error"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ _BY_STATUS: dict[int, type[errors.ProblemError]] = {
     422: errors.UnprocessableEntity,
     500: errors.InternalError,
 }
+
+# RFC 3986 pchar and "/", besides the unreserved characters quote() always keeps.
+_PATH_SAFE = "/:@!$&'()*+,;="
 
 _MALFORMED = (UnicodeDecodeError, json.JSONDecodeError, MultiPartException, MultipartParseError)
 
@@ -96,6 +100,14 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def problem_instance(path: str) -> str:
+    """The request path as a problem's ``instance``: re-encoded, since the contract makes it a URI reference.
+
+    The decoded path may hold what a URI may not (``%00``, ``%0A``, ``%FF`` arrive as raw characters).
+    """
+    return urllib.parse.quote(path, safe=_PATH_SAFE)
+
+
 def render_problem(error: errors.ProblemError, instance: str | None) -> tuple[dict[str, Any], dict[str, str]]:
     """The problem body and headers for an error, stamped with the running request's id."""
     body = error.to_problem(instance=instance, request_id=current_context().request_id)
@@ -107,7 +119,7 @@ def problem_response(request: ConnexionRequest, exc: Exception) -> ConnexionResp
     error = to_problem_error(exc)
     if error.status >= 500:
         logger.error("answering %s: %s", error.status, error.detail)
-    body, headers = render_problem(error, request.url.path)
+    body, headers = render_problem(error, problem_instance(request.scope.get("path") or request.url.path))
     return ConnexionResponse(
         status_code=error.status,
         mimetype=errors.PROBLEM_CONTENT_TYPE,

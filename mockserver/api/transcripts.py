@@ -1,0 +1,74 @@
+"""``GET /v1/transcripts/{job_id}`` (JSON, text, SRT, WebVTT), ``GET /v1/webhooks/secret`` and ``GET /v1/health``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.responses import Response
+
+from mockserver.records import JobRecord
+from mockserver.state import MockState
+from voxcontract import __version__
+from voxcontract.auth import Principal
+from voxcontract.errors import Conflict
+from voxcontract.subtitles import MEDIA_TYPES, render_srt, render_text, render_vtt
+from voxcontract.transcription import Transcript
+
+__all__ = ["ServiceApi", "TranscriptsApi"]
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+_EXTENSIONS = {"json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
+_RENDERERS = {"text": render_text, "srt": render_srt, "vtt": render_vtt}
+
+
+class TranscriptsApi:
+    """Transcript downloads over one :class:`MockState`."""
+
+    def __init__(self, state: MockState) -> None:
+        self.state = state
+
+    async def get_transcript(self, token_info: Principal, job_id: str, format: str = "json") -> Any:
+        job = self.state.get_job(token_info.key_id, job_id)
+        transcript = self._completed_transcript(job)
+        if format == "json":
+            content = json.dumps(transcript.to_dict(job.job_id)).encode("utf-8")
+        else:
+            content = _RENDERERS[format](transcript).encode("utf-8")
+        response = Response(
+            content,
+            media_type=MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{job.job_id}.{_EXTENSIONS[format]}"'},
+        )
+        if job.options["retention"]["delete_after_retrieval"]:
+            self._delete_after_retrieval(job)
+        return response
+
+    def _completed_transcript(self, job: JobRecord) -> Transcript:
+        status = job.status(self.state.now())
+        if status == "failed":
+            raise Conflict(f"Job {job.job_id} failed; it has no transcript (see its error in /v1/status/{job.job_id}).")
+        if status != "completed" or job.transcript is None:
+            raise Conflict(f"Job {job.job_id} is {status}; poll /v1/status/{job.job_id} until it is completed.")
+        return job.transcript
+
+    def _delete_after_retrieval(self, job: JobRecord) -> None:
+        logger.info("job %s deleted after retrieval (retention.delete_after_retrieval)", job.job_id)
+        self.state.purge_job(job)
+
+
+class ServiceApi:
+    """Health and the webhook signing secret."""
+
+    def __init__(self, state: MockState) -> None:
+        self.state = state
+
+    async def get_health(self) -> Any:
+        return {"status": "ok", "version": __version__}, 200, {"Content-Type": JSON}
+
+    async def get_webhook_secret(self, token_info: Principal) -> Any:
+        body = {"secret": self.state.webhook_secret(token_info.key_id), "algorithm": "HMAC-SHA256"}
+        return body, 200, {"Content-Type": JSON}

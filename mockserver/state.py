@@ -1,0 +1,220 @@
+"""The mock's whole state, in memory: tenants' files and jobs, idempotency keys, the clock, the ids, the journal.
+
+Tenants are API keys (:attr:`voxcontract.auth.Principal.key_id`): a file or job of another key is simply not found.
+Expiries (file lifetime, ``retention.ttl_seconds``) and job ends are kept in heaps and applied by :meth:`refresh`,
+which runs before every request and on the webhook dispatcher's tick.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mockserver.clock import MockClock, parse_timestamp
+from mockserver.ids import IdFactory, derive_bytes
+from mockserver.journal import Journal
+from mockserver.lifecycle import JobStatus
+from mockserver.media import MediaStore
+from mockserver.records import FileRecord, JobRecord
+from mockserver.scenarios import Scenario, get_scenario
+from mockserver.settings import MockSettings
+from voxcontract.errors import IdempotencyKeyReused, NotFound
+from voxcontract.webhooks import SECRET_PREFIX
+
+__all__ = ["FILE_LIFETIME_SECONDS", "IDEMPOTENCY_SECONDS", "MockState"]
+
+logger = logging.getLogger(__name__)
+
+#: Uploaded files are deleted this long after upload (the contract's example shows a week).
+FILE_LIFETIME_SECONDS = 7 * 24 * 3600
+#: Idempotency keys are remembered this long (the contract says 24 hours).
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+TerminalListener = Callable[[JobRecord], None]
+
+
+@dataclass(slots=True)
+class _IdempotentRequest:
+    fingerprint: str
+    job_id: str
+    snapshot: dict[str, Any]
+    expires_at: float
+
+
+class MockState:
+    """Everything the mock remembers; :meth:`reset` forgets it all and restarts the clock and the ids."""
+
+    def __init__(self, settings: MockSettings) -> None:
+        self.settings = settings
+        self.clock = MockClock(parse_timestamp(settings.start_time), settings.clock)
+        self.ids = IdFactory(settings.seed)
+        self.media = MediaStore()
+        self.journal = Journal()
+        self.files: dict[str, FileRecord] = {}
+        self.jobs: dict[str, JobRecord] = {}
+        self.default_scenario = _scenario_or_none(settings.default_scenario)
+        self._idempotency: dict[tuple[str, str], _IdempotentRequest] = {}
+        self._expiries: list[tuple[float, int, str]] = []
+        self._job_ends: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._terminal_listeners: list[TerminalListener] = []
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def on_job_terminal(self, listener: TerminalListener) -> None:
+        """Call ``listener(job)`` once for each job with a webhook URL when it ends (from :meth:`refresh`)."""
+        self._terminal_listeners.append(listener)
+
+    def refresh(self) -> None:
+        """Announce the jobs that ended by now, then drop what expired by now."""
+        now = self.now()
+        for job in self._pop_due(self._job_ends, now):
+            if isinstance(job, JobRecord):
+                for listener in self._terminal_listeners:
+                    listener(job)
+        for record in self._pop_due(self._expiries, now):
+            self._expire(record)
+
+    # --- files -------------------------------------------------------------------------------------------------
+
+    def add_file(self, record: FileRecord) -> None:
+        self.files[record.file_id] = record
+        if record.expires_at is not None:
+            heapq.heappush(self._expiries, (record.expires_at, self.next_seq(), record.file_id))
+
+    def get_file(self, tenant: str, file_id: str) -> FileRecord:
+        record = self.files.get(file_id)
+        if record is None or record.tenant != tenant:
+            raise NotFound(f"No file {file_id} for this API key.")
+        return record
+
+    def delete_file(self, tenant: str, file_id: str) -> None:
+        self._drop_file(self.get_file(tenant, file_id))
+
+    # --- jobs --------------------------------------------------------------------------------------------------
+
+    def add_job(self, record: JobRecord) -> None:
+        self.jobs[record.job_id] = record
+        ends_at = record.timeline.ends_at
+        if ends_at is not None and record.webhook_url:
+            heapq.heappush(self._job_ends, (ends_at, record.seq, record.job_id))
+        if record.expires_at is not None:
+            heapq.heappush(self._expiries, (record.expires_at, record.seq, record.job_id))
+
+    def get_job(self, tenant: str, job_id: str) -> JobRecord:
+        record = self.jobs.get(job_id)
+        if record is None or record.tenant != tenant:
+            raise NotFound(f"No job {job_id} for this API key.")
+        return record
+
+    def delete_job(self, tenant: str, job_id: str) -> None:
+        del self.jobs[self.get_job(tenant, job_id).job_id]
+
+    def purge_job(self, record: JobRecord) -> None:
+        """Delete a job together with its media (retention: expiry, delete after retrieval)."""
+        self.jobs.pop(record.job_id, None)
+        media = self.files.get(record.file_id)
+        if media is not None and media.tenant == record.tenant:
+            self._drop_file(media)
+
+    def list_jobs(
+        self, tenant: str, *, status: JobStatus | None, before_seq: int | None, limit: int
+    ) -> tuple[list[JobRecord], bool]:
+        """A tenant's jobs, newest first, older than ``before_seq``; and whether more follow."""
+        now = self.now()
+        page: list[JobRecord] = []
+        # Jobs are inserted in creation order, so reversed insertion order is newest first.
+        for job in reversed(self.jobs.values()):
+            if job.tenant != tenant or (before_seq is not None and job.seq >= before_seq):
+                continue
+            if status is not None and job.status(now) != status:
+                continue
+            if len(page) == limit:
+                return page, True
+            page.append(job)
+        return page, False
+
+    # --- idempotency -------------------------------------------------------------------------------------------
+
+    def idempotent_job(self, tenant: str, key: str, body: Any) -> dict[str, Any] | None:
+        """The job an earlier request with this key and body created (as it is now, or as it was answered).
+
+        None for a new key; :class:`IdempotencyKeyReused` for a known key with another body.
+        """
+        entry = self._idempotency.get((tenant, key))
+        if entry is None or entry.expires_at <= self.now():
+            return None
+        if entry.fingerprint != _fingerprint(body):
+            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
+        job = self.jobs.get(entry.job_id)
+        return job.to_dict(self.now()) if job is not None else entry.snapshot
+
+    def remember_idempotent(self, tenant: str, key: str, body: Any, job: JobRecord) -> None:
+        self._idempotency[(tenant, key)] = _IdempotentRequest(
+            _fingerprint(body), job.job_id, job.to_dict(self.now()), self.now() + IDEMPOTENCY_SECONDS
+        )
+
+    # --- tenants' secrets, reset -------------------------------------------------------------------------------
+
+    def webhook_secret(self, tenant: str) -> str:
+        """The tenant's Standard Webhooks secret: fixed by the seed and the key."""
+        return SECRET_PREFIX + base64.b64encode(derive_bytes(self.settings.seed, "whsec", tenant)).decode("ascii")
+
+    def reset(self) -> None:
+        """Forget every file, job, key and journal entry; the clock, the ids and the default scenario start over."""
+        self.files.clear()
+        self.jobs.clear()
+        self._idempotency.clear()
+        self._expiries.clear()
+        self._job_ends.clear()
+        self._seq = 0
+        self.media.clear()
+        self.journal.clear()
+        self.clock.reset()
+        self.ids.reset()
+        self.default_scenario = _scenario_or_none(self.settings.default_scenario)
+        logger.info("mock state reset")
+
+    def close(self) -> None:
+        self.media.close()
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    def _pop_due(self, heap: list[tuple[float, int, str]], now: float) -> Iterator[FileRecord | JobRecord]:
+        while heap and heap[0][0] <= now:
+            _, _, record_id = heapq.heappop(heap)
+            record = self.jobs.get(record_id) or self.files.get(record_id)
+            if record is not None:
+                yield record
+
+    def _expire(self, record: FileRecord | JobRecord) -> None:
+        if isinstance(record, FileRecord):
+            logger.info("file %s expired", record.file_id)
+            self._drop_file(record)
+            return
+        logger.info("job %s expired (retention.ttl_seconds)", record.job_id)
+        self.purge_job(record)
+
+    def _drop_file(self, record: FileRecord) -> None:
+        self.files.pop(record.file_id, None)
+        self.media.delete(record.file_id)
+
+
+def _fingerprint(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _scenario_or_none(name: str | None) -> Scenario | None:
+    return None if name is None else get_scenario(name)
