@@ -1,0 +1,400 @@
+"""Throughput and latency of the VoxScriber mock, next to Prism on the same contract.
+
+Starts the mock (uvicorn, one worker, in a subprocess) and, when npm is available, Prism 5
+(``@stoplight/prism-cli``, installed once into ``benchmarks/.cache``), then measures two workloads at several
+concurrencies:
+
+- ``status``: ``GET /v1/status/{job_id}`` of one job (on Prism, stateless, the contract's example id);
+- ``upload+transcribe``: a multipart upload of a one-second WAV and ``POST /v1/transcribe`` on the new file id
+  (one pair counts as one operation; its latency is that of both requests).
+
+Each cell runs for ``--duration`` seconds or ``--requests`` operations, whichever ends first, after a short
+warm-up. ``status`` uses ``wrk`` when it is installed (``apt-get install wrk``; ``--tool python`` to avoid it), else
+the pure-Python load generator (httpx, asyncio); ``upload+transcribe`` always uses the Python one. The table shows
+requests/s, p50/p99 latency and the mock/Prism throughput ratio per cell.
+
+    .venv/bin/python benchmarks/mock_throughput.py              # the full run (about two minutes)
+    .venv/bin/python benchmarks/mock_throughput.py --quick --no-prism
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from mockserver.fixtures import speech_fixture
+from voxcontract.serving import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(__file__).resolve().parent / ".cache"
+SPEC = ROOT / "openapi" / "voxscriber.yaml"
+PRISM_PACKAGE = "@stoplight/prism-cli@5"
+API_KEY = "vox_bench_key"
+PRISM_JOB_ID = "job_3kTq9WmZpL2vX8aB"
+PRISM_FILE_ID = "file_8Yq2Lw5ZtB3nK7cD"
+STARTUP_SECONDS = 120.0
+WORKLOADS = ("status", "upload+transcribe")
+
+Operation = Callable[[httpx.AsyncClient], Awaitable[bool]]
+
+
+@dataclass(slots=True)
+class Measurement:
+    """What one cell measured: operations, failures, wall time and every operation's latency."""
+
+    operations: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    tool: str = "python"
+    #: Set when the tool reports percentiles itself (wrk) instead of single latencies.
+    reported_p50: float | None = None
+    reported_p99: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.operations / self.seconds if self.seconds else 0.0
+
+    @property
+    def p50(self) -> float:
+        return self.reported_p50 if self.reported_p50 is not None else _percentile(self.latencies_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return self.reported_p99 if self.reported_p99 is not None else _percentile(self.latencies_ms, 99)
+
+
+def _percentile(values: Sequence[float], percent: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A running server under test and the ids its workloads use."""
+
+    name: str
+    base_url: str
+    job_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {API_KEY}"}
+
+
+# --- servers --------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def server_process(command: Sequence[str], base_url: str) -> Iterator[None]:
+    """Run ``command`` in its own process group until the block ends; wait until it answers /v1/health."""
+    log = (CACHE / f"{Path(command[0]).name}-{base_url.rsplit(':', 1)[-1]}.log").open("wb")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(process, base_url)
+        yield
+    finally:
+        _stop(process)
+        log.close()
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], base_url: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} (log in {CACHE})")
+        try:
+            if httpx.get(base_url + "/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.args!r} did not answer on {base_url} within {STARTUP_SECONDS} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def mock_command(port: int) -> list[str]:
+    """The mock as integrators run it (``voxcontract mock``: uvicorn, one worker).
+
+    Jobs stay processing for the whole run (like Prism's ``queued`` example, a body of similar size) and the
+    quota is never reached.
+    """
+    return [
+        sys.executable, "-m", "voxcontract", "mock", "--port", str(port), "--api-key", API_KEY,
+        "--rate-limit", "100000000/minute", "--processing-time", "86400", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def prism_command(port: int) -> list[str] | None:
+    """Prism installed into the cache directory (installing it on first use); None without npm."""
+    binary = CACHE / "node_modules" / ".bin" / "prism"
+    if not binary.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            return None
+        subprocess.run([npm, "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", PRISM_PACKAGE], check=True)
+    return [str(binary), "mock", "--port", str(port), "--host", "127.0.0.1", "--errors", "false", str(SPEC)]
+
+
+# --- workloads ------------------------------------------------------------------------------------------------
+
+
+def small_wav() -> bytes:
+    """The first second of the ``hello.wav`` fixture: a real, small recording."""
+    with wave.open(str(speech_fixture("hello.wav").path), "rb") as source:
+        frames = source.readframes(source.getframerate())
+        params = source.getparams()
+    out = io.BytesIO()
+    with wave.open(out, "wb") as sink:
+        sink.setparams(params)
+        sink.writeframes(frames)
+    return out.getvalue()
+
+
+def status_operation(target: Target) -> Operation:
+    path = f"/v1/status/{target.job_id}"
+
+    async def operation(client: httpx.AsyncClient) -> bool:
+        return (await client.get(path)).status_code == 200
+
+    return operation
+
+
+def upload_transcribe_operation(target: Target, audio: bytes) -> Operation:
+    async def operation(client: httpx.AsyncClient) -> bool:
+        upload = await client.post("/v1/upload", files={"file": ("bench.wav", audio, "audio/wav")})
+        if upload.status_code != 201:
+            return False
+        file_id = upload.json()["file_id"]
+        return (await client.post("/v1/transcribe", json={"file_id": file_id})).status_code == 202
+
+    return operation
+
+
+def create_job(base_url: str, audio: bytes) -> str:
+    """A job on the mock to poll (it stays processing for the whole run)."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        upload = client.post("/v1/upload", files={"file": ("bench.wav", audio, "audio/wav")})
+        upload.raise_for_status()
+        job = client.post("/v1/transcribe", json={"file_id": upload.json()["file_id"]})
+        job.raise_for_status()
+        return str(job.json()["job_id"])
+
+
+# --- load generators ------------------------------------------------------------------------------------------
+
+
+async def _drive(target: Target, operation: Operation, concurrency: int, limit: int, seconds: float) -> Measurement:
+    measurement = Measurement()
+    counter = itertools.count()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=target.base_url, headers=target.headers, limits=limits, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while next(counter) < limit and time.perf_counter() < deadline:
+                began = time.perf_counter()
+                ok = await operation(client)
+                measurement.latencies_ms.append((time.perf_counter() - began) * 1000)
+                measurement.operations += 1
+                measurement.errors += not ok
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        measurement.seconds = time.perf_counter() - began
+    return measurement
+
+
+def run_python(target: Target, operation: Operation, concurrency: int, limit: int, seconds: float) -> Measurement:
+    warmup = min(seconds / 5, 1.0)
+    asyncio.run(_drive(target, operation, concurrency, max(concurrency * 5, 20), warmup))
+    return asyncio.run(_drive(target, operation, concurrency, limit, seconds))
+
+
+_WRK_TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)")
+_WRK_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_WRK_ERRORS = re.compile(r"Socket errors:.*?connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def run_wrk(target: Target, path: str, concurrency: int, seconds: float) -> Measurement:
+    def wrk(duration: str) -> str:
+        command = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", duration, "--latency"]
+        command += ["-H", f"Authorization: Bearer {API_KEY}", target.base_url + path]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+    wrk("1s")  # warm-up
+    return parse_wrk(wrk(f"{max(1, round(seconds))}s"))
+
+
+def parse_wrk(output: str) -> Measurement:
+    """Requests, errors, wall time and p50/p99 from ``wrk --latency`` output."""
+    total = _WRK_TOTAL.search(output)
+    if total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    socket_errors = _WRK_ERRORS.search(output)
+    non_2xx = _WRK_NON_2XX.search(output)
+    errors = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    return Measurement(
+        operations=int(total.group(1)),
+        errors=errors + (int(non_2xx.group(1)) if non_2xx else 0),
+        seconds=float(total.group(2)) * _UNITS_MS[total.group(3)] / 1000,
+        tool="wrk",
+        reported_p50=_wrk_percentile(output, 50),
+        reported_p99=_wrk_percentile(output, 99),
+    )
+
+
+def _wrk_percentile(output: str, percent: int) -> float:
+    found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+    return float(found.group(1)) * _UNITS_MS[found.group(2)] if found else float("nan")
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    concurrencies: tuple[int, ...]
+    seconds: float
+    requests: int
+    tool: str
+
+
+def measure(target: Target, workload: str, concurrency: int, plan: Plan, audio: bytes) -> Measurement:
+    if workload == "status":
+        if plan.tool == "wrk" or (plan.tool == "auto" and shutil.which("wrk")):
+            return run_wrk(target, f"/v1/status/{target.job_id}", concurrency, plan.seconds)
+        return run_python(target, status_operation(target), concurrency, plan.requests, plan.seconds)
+    return run_python(target, upload_transcribe_operation(target, audio), concurrency, plan.requests, plan.seconds)
+
+
+def run_target(target: Target, plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement]:
+    results = {}
+    for workload in WORKLOADS:
+        for concurrency in plan.concurrencies:
+            console.log(f"{target.name}: {workload} at concurrency {concurrency}")
+            results[(workload, concurrency)] = measure(target, workload, concurrency, plan, audio)
+    return results
+
+
+def benchmark_mock(plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with server_process(mock_command(port), base_url):
+        target = Target("mock", base_url, create_job(base_url, audio))
+        return run_target(target, plan, audio, console)
+
+
+def benchmark_prism(plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement] | None:
+    port = free_port()
+    command = prism_command(port)
+    if command is None:
+        console.log("npm not found: Prism skipped")
+        return None
+    base_url = f"http://127.0.0.1:{port}"
+    with server_process(command, base_url):
+        return run_target(Target("prism", base_url, PRISM_JOB_ID), plan, audio, console)
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return "-" if value != value else f"{value:,.{digits}f}"  # NaN
+
+
+def result_table(
+    plan: Plan,
+    mock: dict[tuple[str, int], Measurement],
+    prism: dict[tuple[str, int], Measurement] | None,
+) -> Table:
+    table = Table(title="VoxScriber mock vs Prism (ops/s; latency in ms; one operation = one request or one pair)")
+    for column in ("workload", "conc.", "tool", "mock ops/s", "mock p50", "mock p99", "mock errors"):
+        table.add_column(column, justify="left" if column in ("workload", "tool") else "right")
+    if prism is not None:
+        for column in ("prism ops/s", "prism p50", "prism p99", "prism errors", "mock/prism"):
+            table.add_column(column, justify="right")
+    for workload in WORKLOADS:
+        for concurrency in plan.concurrencies:
+            ours = mock[(workload, concurrency)]
+            row = [
+                workload,
+                str(concurrency),
+                ours.tool,
+                _fmt(ours.rate),
+                _fmt(ours.p50, 2),
+                _fmt(ours.p99, 2),
+                str(ours.errors),
+            ]
+            if prism is not None:
+                theirs = prism[(workload, concurrency)]
+                ratio = ours.rate / theirs.rate if theirs.rate else float("nan")
+                row += [
+                    _fmt(theirs.rate),
+                    _fmt(theirs.p50, 2),
+                    _fmt(theirs.p99, 2),
+                    str(theirs.errors),
+                    _fmt(ratio, 2) + "x",
+                ]
+            table.add_row(*row)
+    return table
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--quick", is_flag=True, help="A smoke run: concurrency 1 and 8, one second per cell.")
+@click.option("--no-prism", is_flag=True, help="Measure the mock only.")
+@click.option("--concurrency", "concurrencies", default="1,8,32", show_default=True, help="Comma-separated.")
+@click.option("--duration", "seconds", type=float, default=10.0, show_default=True, help="Seconds per cell.")
+@click.option("--requests", "requests", type=int, default=100_000, show_default=True, help="Operations per cell.")
+@click.option(
+    "--tool",
+    type=click.Choice(["auto", "python", "wrk"]),
+    default="auto",
+    show_default=True,
+    help="Load generator for the status workload.",
+)
+def main(quick: bool, no_prism: bool, concurrencies: str, seconds: float, requests: int, tool: str) -> None:
+    """Measure the mock (and Prism) and print the table."""
+    plan = Plan(tuple(int(c) for c in concurrencies.split(",")), seconds, requests, tool)
+    if quick:
+        plan = Plan((1, 8), 1.0, min(requests, 500), "python" if tool == "auto" else tool)
+    CACHE.mkdir(exist_ok=True)
+    console = Console(stderr=True)
+    audio = small_wav()
+    mock = benchmark_mock(plan, audio, console)
+    prism = None if no_prism else benchmark_prism(plan, audio, console)
+    Console(width=200).print(result_table(plan, mock, prism))
+    Console().print(
+        f"{time.strftime('%Y-%m-%d')} · {os.cpu_count()} CPU(s) · {sys.platform} · python {sys.version.split()[0]}"
+    )
+
+
+if __name__ == "__main__":
+    main()
