@@ -142,13 +142,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def mock_command(port: int) -> list[str]:
+def mock_command(port: int, validate_responses: bool) -> list[str]:
     """The mock as integrators run it (``voxcontract mock``: uvicorn, one worker).
 
     Jobs stay processing for the whole run (like Prism's ``queued`` example, a body of similar size) and the
-    quota is never reached.
+    quota is never reached. Request validation and state are always on; response validation (the mock checking its
+    own answers against the contract) is the flag's choice.
     """
+    flag = "true" if validate_responses else "false"
     return [
+        "env", f"VOXCONTRACT_VALIDATE_RESPONSES={flag}",
         sys.executable, "-m", "voxcontract", "mock", "--port", str(port), "--api-key", API_KEY,
         "--rate-limit", "100000000/minute", "--processing-time", "86400", "--log-level", "warning",
     ]  # fmt: skip
@@ -288,6 +291,7 @@ class Plan:
     seconds: float
     requests: int
     tool: str
+    validate_responses: bool = False
 
 
 def measure(target: Target, workload: str, concurrency: int, plan: Plan, audio: bytes) -> Measurement:
@@ -310,7 +314,7 @@ def run_target(target: Target, plan: Plan, audio: bytes, console: Console) -> di
 def benchmark_mock(plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with server_process(mock_command(port), base_url):
+    with server_process(mock_command(port, plan.validate_responses), base_url):
         target = Target("mock", base_url, create_job(base_url, audio))
         return run_target(target, plan, audio, console)
 
@@ -335,7 +339,11 @@ def result_table(
     mock: dict[tuple[str, int], Measurement],
     prism: dict[tuple[str, int], Measurement] | None,
 ) -> Table:
-    table = Table(title="VoxScriber mock vs Prism (ops/s; latency in ms; one operation = one request or one pair)")
+    validation = "request + response validation" if plan.validate_responses else "request validation"
+    table = Table(
+        title=f"VoxScriber mock ({validation}, stateful) vs Prism (ops/s; latency in ms; one operation = one request"
+        " or one pair)"
+    )
     for column in ("workload", "conc.", "tool", "mock ops/s", "mock p50", "mock p99", "mock errors"):
         table.add_column(column, justify="left" if column in ("workload", "tool") else "right")
     if prism is not None:
@@ -380,11 +388,19 @@ def result_table(
     show_default=True,
     help="Load generator for the status workload.",
 )
-def main(quick: bool, no_prism: bool, concurrencies: str, seconds: float, requests: int, tool: str) -> None:
+@click.option(
+    "--validate-responses/--no-validate-responses",
+    default=False,
+    show_default=True,
+    help="Have the mock validate its own answers too (request validation and state are always on).",
+)
+def main(
+    quick: bool, no_prism: bool, concurrencies: str, seconds: float, requests: int, tool: str, validate_responses: bool
+) -> None:
     """Measure the mock (and Prism) and print the table."""
-    plan = Plan(tuple(int(c) for c in concurrencies.split(",")), seconds, requests, tool)
+    plan = Plan(tuple(int(c) for c in concurrencies.split(",")), seconds, requests, tool, validate_responses)
     if quick:
-        plan = Plan((1, 8), 1.0, min(requests, 500), "python" if tool == "auto" else tool)
+        plan = Plan((1, 8), 1.0, min(requests, 500), "python" if tool == "auto" else tool, validate_responses)
     CACHE.mkdir(exist_ok=True)
     console = Console(stderr=True)
     audio = small_wav()
