@@ -32,7 +32,7 @@ __all__ = ["JobsApi"]
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
-_CURSOR = re.compile(r"o:([0-9]{1,12})")
+_CURSOR = re.compile(r"\{\"o\":([0-9]{1,12})\}")
 _DETECTED_PROBABILITY = 0.93
 
 
@@ -179,7 +179,8 @@ def _retry_after(seconds: int | None) -> dict[str, str]:
 
 
 def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{seq}".encode("ascii")).decode("ascii").rstrip("=")
+    # base64url of {"o":<seq>} without padding: the form of the contract's own example cursor.
+    return base64.urlsafe_b64encode(f'{{"o":{seq}}}'.encode("ascii")).decode("ascii").rstrip("=")
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.mockserver.support import OTHER_KEY, Harness, assert_problem, auth, make_wav
+from voxcontract.spec import load_spec
 
 JOB_ID = re.compile(r"^job_[A-Za-z0-9]{8,64}$")
 DEFAULT_OPTIONS = {
@@ -240,6 +241,12 @@ def test_list_defaults_and_empty(vox: Harness) -> None:
     page = vox.client.get("/v1/jobs", headers=auth()).json()
 
     assert page == {"data": [], "has_more": False, "next_cursor": None}
+
+
+def test_the_contracts_example_cursor_is_one_the_mock_issues(vox: Harness) -> None:
+    example = load_spec()["components"]["parameters"]["Cursor"]["example"]
+    response = vox.client.get("/v1/jobs", params={"cursor": example}, headers=auth())
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "bzo", "b246eA", "x" * 300, "a b"])
