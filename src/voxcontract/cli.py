@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -213,3 +215,85 @@ def _configure_logging(log_level: str) -> None:
     )
     # Connexion warns on every upload that the operation takes two content types: true, and as designed.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
+
+
+_CONFORMANCE_ENV = "VOXCONTRACT_CONFORMANCE_"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _conformance_option(*names: str, **kwargs: Any) -> Callable[[_F], _F]:
+    """A ``conformance`` flag, also read from ``VOXCONTRACT_CONFORMANCE_<NAME>``."""
+    name = names[0].lstrip("-").replace("-", "_").upper()
+    return click.option(*names, envvar=_CONFORMANCE_ENV + name, show_envvar=True, **kwargs)
+
+
+@main.command()
+@_conformance_option("--url", required=True, help="The deployment's root URL (the contract's paths start with /v1).")
+@_conformance_option("--api-key", required=True, help="A valid API key of the deployment.")
+@_conformance_option("--second-api-key", default=None, help="A key of another tenant (tenant isolation checks).")
+@_conformance_option("--webhook-listen", default=None, metavar="HOST:PORT", help="The webhook receiver's address.")
+@_conformance_option("--webhook-public-url", default=None, help="The receiver's URL as the deployment reaches it.")
+@_conformance_option("--webhook-secret", default=None, help="The whsec_ secret (default: GET /v1/webhooks/secret).")
+@_conformance_option(
+    "--audio", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Media to upload."
+)
+@_conformance_option("--max-examples", type=int, default=None, help="Generated examples per operation (contract).")
+@_conformance_option("--seed", type=int, default=None, help="Seed of generated data.")
+@_conformance_option("--only", multiple=True, metavar="GROUP", help="Run only these groups (repeatable, or a,b).")
+@_conformance_option("--skip", multiple=True, metavar="GROUP", help="Skip these groups (repeatable, or a,b).")
+@_conformance_option("--request-budget", type=int, default=None, help="The most requests the suite may send.")
+@_conformance_option("--junit", default=None, type=click.Path(dir_okay=False, path_type=Path), help="JUnit XML file.")
+@_conformance_option(
+    "--report",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write report.json (and junit.xml).",
+)
+@_conformance_option("--job-deadline", type=float, default=None, help="Seconds a job may take (default 120).")
+@_conformance_option("--webhook-deadline", type=float, default=None, help="Seconds to wait for webhooks (default 60).")
+@_conformance_option("--max-wait", type=float, default=None, help="The longest Retry-After to wait for (default 65).")
+@_conformance_option("--check-timeout", type=float, default=None, help="Seconds one check may run (default 300).")
+@_conformance_option("--log-level", default="warning", show_default=True, help="Log level of the suite's loggers.")
+def conformance(
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    report: Path | None,
+    junit: Path | None,
+    log_level: str,
+    **options: Any,
+) -> None:
+    """Check a VoxScriber deployment against the contract.
+
+    Exit 0 when it conforms, 1 when a check failed (or could not run), 2 for usage or connection problems.
+    """
+    from conformance.config import ConformanceConfig, UnreachableDeployment, run_suite
+    from conformance.console import ConsoleReporter
+    from conformance.context import key_variables
+    from conformance.events import EventHandler
+    from conformance.junit import JUnitWriter
+    from conformance.report import JsonReportWriter
+    from voxcontract.errors import ConfigError
+
+    _configure_logging(log_level)
+    given = {name: value for name, value in options.items() if value is not None}
+    junit = junit or (report / "junit.xml" if report else None)
+    try:
+        config = ConformanceConfig(only=_names(only), skip=_names(skip), junit=junit, report=report, **given)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    handlers: list[EventHandler] = [ConsoleReporter(_console())]
+    if junit:
+        handlers.append(JUnitWriter(junit))
+    if report:
+        handlers.append(JsonReportWriter(report, key_variables(config.api_key, config.second_api_key)))
+    try:
+        result = run_suite(config, handlers)
+    except (ConfigError, UnreachableDeployment) as exc:
+        _console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        sys.exit(EXIT_USAGE)
+    sys.exit(0 if result.conformant else EXIT_FINDINGS)
+
+
+def _names(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeated and comma- or space-separated group names, flattened."""
+    return tuple(name for value in values for name in value.replace(",", " ").split())

@@ -1,0 +1,197 @@
+"""Signed webhooks: a job with a ``webhook_url`` on the suite's receiver must be announced, signed, and retried.
+
+The receiver answers ``500`` to the first attempt of each event on purpose; the retry must carry the same
+``webhook-id``. Signatures are verified per Standard Webhooks with the key's secret (``GET /v1/webhooks/secret``,
+or ``--webhook-secret``), timestamps within 5 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
+from conformance.context import ConformanceContext
+from conformance.receiver import Delivery, WebhookReceiver
+from conformance.validation import schema_errors
+from conformance.workflow import cleanup, expect_status, json_body, start_job, uploaded_file_id
+from voxcontract.errors import ConfigError
+from voxcontract.webhooks import WebhookSigner, WebhookVerificationError
+
+GROUP = "webhooks"
+_EVENT_TYPES = {"completed": "transcription.completed", "failed": "transcription.failed"}
+_WEBHOOK_ID = re.compile(r"evt_[A-Za-z0-9]{8,64}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class HookedJob:
+    """The job started with the receiver's URL, and the exchange that started it (the reproduction)."""
+
+    job_id: str
+    started: Exchange
+
+
+def _receiver(ctx: ConformanceContext) -> WebhookReceiver:
+    if ctx.webhook_receiver is None:
+        raise CheckSkipped("no webhook receiver is running (see --webhook-listen)")
+    return ctx.webhook_receiver
+
+
+def _secret(ctx: ConformanceContext) -> WebhookSigner:
+    def fetch() -> WebhookSigner:
+        secret = ctx.webhook_secret
+        if secret is None:
+            response = ctx.client.get("/v1/webhooks/secret")
+            body = expect_status(response, 200, what="reading the webhook secret")
+            errors = schema_errors(ctx.document, "WebhookSecret", body)
+            if errors:
+                exchange = Exchange.from_httpx(response)
+                raise CheckFailed(f"the secret is not a valid WebhookSecret: {'; '.join(errors)}", exchange=exchange)
+            secret = str(body["secret"])
+        try:
+            return WebhookSigner(secret)
+        except ConfigError as error:
+            raise CheckFailed(f"the webhook secret is unusable: {error}") from None
+
+    return ctx.fixture("webhooks.secret", fetch)
+
+
+def _hooked_job(ctx: ConformanceContext) -> HookedJob:
+    def create() -> HookedJob:
+        receiver = _receiver(ctx)
+        file_id = uploaded_file_id(ctx, GROUP)
+        response = start_job(ctx, file_id, webhook_url=receiver.public_url, metadata={"suite": "conformance"})
+        body = expect_status(response, 202, what="starting a job with a webhook_url")
+        cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{body['job_id']}")
+        return HookedJob(str(body["job_id"]), Exchange.from_httpx(response))
+
+    return ctx.fixture("webhooks.job", create)
+
+
+def _payload(delivery: Delivery) -> Any:
+    try:
+        return json.loads(delivery.body)
+    except ValueError:
+        return None
+
+
+def _job_deliveries(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
+    def for_job(delivery: Delivery) -> bool:
+        payload = _payload(delivery)
+        return (
+            isinstance(payload, dict)
+            and isinstance(payload.get("data"), dict)
+            and payload["data"].get("job_id") == job_id
+        )
+
+    return [delivery for delivery in deliveries if for_job(delivery)]
+
+
+def _wait(ctx: ConformanceContext, count: int) -> tuple[HookedJob, list[Delivery]]:
+    """The job and its deliveries once ``count`` have arrived (or the deadline passed)."""
+    job = _hooked_job(ctx)
+    receiver = _receiver(ctx)
+    deadline = ctx.job_deadline + ctx.webhook_deadline
+    found = receiver.wait_for(lambda seen: len(_job_deliveries(seen, job.job_id)) >= count, deadline)
+    return job, _job_deliveries(found, job.job_id)
+
+
+def _first_delivery(ctx: ConformanceContext) -> tuple[HookedJob, list[Delivery]]:
+    job, deliveries = _wait(ctx, 1)
+    if not deliveries:
+        raise CheckFailed(
+            f"no webhook for job {job.job_id} reached {_receiver(ctx).public_url} within "
+            f"{ctx.job_deadline + ctx.webhook_deadline:g} s",
+            exchange=job.started,
+        )
+    return job, deliveries
+
+
+@check(GROUP, "secret", description="GET /v1/webhooks/secret is a valid whsec_ secret (or --webhook-secret is).")
+def secret(ctx: ConformanceContext) -> None:
+    _secret(ctx)
+
+
+@check(GROUP, "delivery", description="A job with webhook_url is announced to it, with the contract's headers.")
+def delivery(ctx: ConformanceContext) -> None:
+    job, deliveries = _first_delivery(ctx)
+    for item in deliveries:
+        problems = _header_problems(item)
+        if problems:
+            raise CheckFailed(f"delivery attempt {item.attempt}: {'; '.join(problems)}", exchange=job.started)
+
+
+def _header_problems(item: Delivery) -> list[str]:
+    problems: list[str] = []
+    for name, pattern in (
+        ("webhook-id", _WEBHOOK_ID),
+        ("webhook-timestamp", _TIMESTAMP),
+        ("webhook-signature", _SIGNATURE),
+    ):
+        value = item.headers.get(name)
+        if value is None or not pattern.fullmatch(value):
+            problems.append(f"{name} {value!r} does not match {pattern.pattern}")
+    if not item.headers.get("content-type", "").startswith("application/json"):
+        problems.append(f"Content-Type {item.headers.get('content-type')!r} is not application/json")
+    return problems
+
+
+@check(GROUP, "signature", description="Every delivery carries a valid Standard Webhooks signature, fresh timestamp.")
+def signature(ctx: ConformanceContext) -> None:
+    signer = _secret(ctx)
+    job, deliveries = _first_delivery(ctx)
+    for item in deliveries:
+        try:
+            signer.verify(item.body, item.headers, now=_arrival(item))
+        except WebhookVerificationError as error:
+            raise CheckFailed(
+                f"delivery attempt {item.attempt} (webhook-id {item.webhook_id}) does not verify: {error}",
+                exchange=job.started,
+            ) from None
+
+
+def _arrival(item: Delivery) -> datetime:
+    return datetime.fromtimestamp(item.received_at, tz=UTC)
+
+
+@check(GROUP, "payload", description="The payload is a valid WebhookEvent of the job, its type matching its status.")
+def payload(ctx: ConformanceContext) -> None:
+    job, deliveries = _first_delivery(ctx)
+    for item in deliveries:
+        event = _payload(item)
+        errors = schema_errors(ctx.document, "WebhookEvent", event)
+        if errors:
+            raise CheckFailed(f"the event is not a valid WebhookEvent: {'; '.join(errors)}", exchange=job.started)
+        status = event["data"].get("status")
+        if event["type"] != _EVENT_TYPES.get(status):
+            raise CheckFailed(f"a {event['type']} event announces a job that is {status}", exchange=job.started)
+    current = json_body(ctx.client.get(f"/v1/status/{job.job_id}"), what="the announced job")
+    announced = _payload(deliveries[0])["data"].get("status")
+    if current.get("status") != announced:
+        raise CheckFailed(
+            f"the event says {announced}, GET /v1/status says {current.get('status')}", exchange=job.started
+        )
+
+
+@check(GROUP, "retry-same-id", description="After the receiver's 500, the event is retried with the same webhook-id.")
+def retry_same_id(ctx: ConformanceContext) -> None:
+    start = time.monotonic()
+    job, deliveries = _wait(ctx, 2)
+    if len(deliveries) < 2:
+        waited = time.monotonic() - start
+        raise CheckFailed(
+            f"the receiver answered 500 to the first delivery, and no retry came within {waited:.0f} s",
+            exchange=job.started,
+        )
+    first, retry = deliveries[0], deliveries[1]
+    if retry.webhook_id != first.webhook_id:
+        raise CheckFailed(
+            f"the retry after the 500 carries webhook-id {retry.webhook_id!r}, the first attempt {first.webhook_id!r}",
+            exchange=job.started,
+        )

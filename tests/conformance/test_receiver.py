@@ -1,0 +1,54 @@
+"""The webhook receiver: it records deliveries and fails the first attempt of each event on purpose."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conformance.receiver import DEFAULT_PATH, WebhookReceiver, parse_listen
+
+
+def test_the_first_attempt_of_each_event_fails_and_retries_succeed() -> None:
+    with WebhookReceiver() as receiver:
+        url = receiver.public_url
+        assert url.startswith("http://127.0.0.1:")
+        assert url.endswith(DEFAULT_PATH)
+        statuses = [
+            httpx.post(url, content=b"{}", headers={"webhook-id": event}).status_code
+            for event in ("evt_a", "evt_a", "evt_b", "evt_a")
+        ]
+        deliveries = receiver.wait_for(lambda seen: len(seen) >= 4, timeout=5)
+    assert statuses == [500, 200, 500, 200]
+    assert [(item.webhook_id, item.attempt, item.answered) for item in deliveries] == [
+        ("evt_a", 1, 500),
+        ("evt_a", 2, 200),
+        ("evt_b", 1, 500),
+        ("evt_a", 3, 200),
+    ]
+    assert deliveries[0].headers["webhook-id"] == "evt_a"
+    assert deliveries[0].body == b"{}"
+
+
+def test_waiting_gives_up_at_the_deadline() -> None:
+    with WebhookReceiver() as receiver:
+        assert receiver.wait_for(lambda seen: bool(seen), timeout=0.1) == []
+
+
+def test_a_public_url_is_announced_as_given() -> None:
+    receiver = WebhookReceiver("0.0.0.0", 8999, public_url="https://hooks.example.com/x")
+    assert receiver.public_url == "https://hooks.example.com/x"
+    assert WebhookReceiver("0.0.0.0", 8999).public_url == f"http://127.0.0.1:8999{DEFAULT_PATH}"
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:8080", ("::1", 8080)), ("host:65535", ("host", 65535))],
+)
+def test_listen_addresses(value: str, parsed: tuple[str, int]) -> None:
+    assert parse_listen(value) == parsed
+
+
+@pytest.mark.parametrize("value", ["8080", "host:", ":80", "host:http", "host:70000"])
+def test_bad_listen_addresses(value: str) -> None:
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_listen(value)
