@@ -26,6 +26,9 @@ class MockSettings(CoreSettings):
 
     #: Seeds every id, secret, generated transcript detail and retry jitter: same seed, same answers.
     seed: int = 0
+    #: Generous, with a short window: a 429 and its recovery take seconds to exercise (a default conformance run
+    #: against the mock, rate-limit burst included, finishes in well under a minute). ``3/minute`` for tiny quotas.
+    rate_limit: str = "600/10 seconds"
     #: Mock-clock seconds from queued to completed; 0 completes a job when it is created.
     processing_time: float = 1.0
     #: "real": mock time = start_time + real elapsed time + admin advances; "manual": moves only when advanced.
