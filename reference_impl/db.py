@@ -1,0 +1,277 @@
+"""The reference server's tables (SQLAlchemy 2.x typed ORM) and the engine that holds them.
+
+Also the tables' vocabulary (status and event values, ids, the clock) and :func:`rowcount` for conditional updates.
+The job table is the source of truth: a job's status, its lease and its result live in one row, and every change
+to it is a conditional ``UPDATE`` (see :mod:`reference_impl.store`). SQLite is the default; any SQLAlchemy URL
+(PostgreSQL, say) works by configuration.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    Engine,
+    Executable,
+    ForeignKey,
+    Index,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy import create_engine as _create_engine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+__all__ = [
+    "DB_FILENAME",
+    "ApiKey",
+    "Base",
+    "EventState",
+    "EventType",
+    "File",
+    "Job",
+    "JobStatus",
+    "WebhookAttempt",
+    "WebhookEvent",
+    "create_schema",
+    "default_url",
+    "job_document",
+    "make_engine",
+    "make_sessions",
+    "new_id",
+    "rfc3339",
+    "rowcount",
+    "utcnow",
+]
+
+DB_FILENAME = "voxcontract.db"
+_BUSY_TIMEOUT_MS = 10_000
+_ID_ALPHABET = string.ascii_letters + string.digits
+_ID_LENGTH = 20
+
+
+class JobStatus:
+    """The contract's ``JobStatus`` values."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TERMINAL = (COMPLETED, FAILED)
+
+
+class EventType:
+    """The contract's webhook event types."""
+
+    COMPLETED = "transcription.completed"
+    FAILED = "transcription.failed"
+
+
+class EventState:
+    """Where a webhook event stands: waiting for a (next) attempt, acknowledged, or given up."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no offset: store naive UTC, read back aware)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of the reference server's tables."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class ApiKey(Base):
+    """An API key, stored as its SHA-256 (never the key), with its Standard Webhooks signing secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    webhook_secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class File(Base):
+    """An uploaded (or fetched) media file of one key, kept on disk at ``path`` until ``expires_at``."""
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_expires_at", "expires_at"),)
+
+    file_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), index=True)
+    filename: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int]
+    duration_seconds: Mapped[float]
+    path: Mapped[str] = mapped_column(String(4096))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Job(Base):
+    """A transcription job: status, lease (who works on it until when), options, and the result or the error."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("key_id", "idempotency_key", name="uq_jobs_key_idempotency"),
+        Index("ix_jobs_claim", "status", "created_at"),
+        Index("ix_jobs_key_listing", "key_id", "created_at", "job_id"),
+    )
+
+    job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
+    progress: Mapped[float] = mapped_column(default=0.0)
+    options: Mapped[dict[str, Any]]
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata")
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(128))
+    result: Mapped[dict[str, Any] | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(2000))
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class WebhookEvent(Base):
+    """The one event of a job's end, delivered to ``url`` until acknowledged or given up (``state``)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_due", "state", "next_attempt_at"),)
+
+    event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(80), unique=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt of an event: the receiver's status code, or the error that stopped it."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("event_id", "attempt", name="uq_webhook_attempts_event_attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.event_id", ondelete="CASCADE"))
+    attempt: Mapped[int]
+    at: Mapped[datetime]
+    status_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(2000))
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A new resource id: ``prefix`` and 20 random letters and digits (the contract's ``JobId``/``FileId``)."""
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+
+
+def rowcount(session: Session, statement: Executable) -> int:
+    """Run a bulk UPDATE or DELETE (the session's objects left as they are); how many rows it changed."""
+    result = session.execute(statement, execution_options={"synchronize_session": False})
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def rfc3339(moment: datetime) -> str:
+    """A timestamp as the contract writes it: RFC 3339, UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def job_document(job: Job) -> dict[str, Any]:
+    """The job as the contract's ``Job`` schema shows it (``GET /v1/status/{job_id}``, webhook ``data``)."""
+    document: dict[str, Any] = {
+        "job_id": job.job_id,
+        "status": job.status,
+        "progress": job.progress,
+        "file_id": job.file_id,
+        "created_at": rfc3339(job.created_at),
+        "updated_at": rfc3339(job.updated_at),
+        "options": job.options,
+        "metadata": job.metadata_,
+    }
+    if job.completed_at is not None:
+        document["completed_at"] = rfc3339(job.completed_at)
+    if job.status == JobStatus.COMPLETED and job.result:
+        document.update(job.result)
+    if job.status == JobStatus.FAILED:
+        document["error"] = {"code": job.error_code or "internal_error", "message": job.error_message or ""}
+    return document
+
+
+def default_url(data_dir: str | Path) -> str:
+    """The default database: ``voxcontract.db`` in the server's data directory."""
+    return f"sqlite:///{Path(data_dir).resolve() / DB_FILENAME}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    if not url.startswith("sqlite"):
+        return _create_engine(url, pool_pre_ping=True)
+    engine = _create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the tables that do not exist yet (migrations are a later concern)."""
+    Base.metadata.create_all(engine)
+
+
+def make_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit: the store hands them out as plain records."""
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,436 @@
+"""The job store: files, jobs and their webhook events over the tables of :mod:`reference_impl.db`.
+
+The job table is the source of truth, and the lease protocol keeps every job moving:
+
+- :meth:`JobStore.claim_next` takes the oldest *claimable* job (queued, or processing with an expired lease and
+  attempts left) with a conditional ``UPDATE`` whose ``WHERE`` repeats the claimable test, so of two workers that
+  chose the same row only one changes it (the other sees ``rowcount == 0`` and tries the next candidate).
+- The owner renews its lease while it works and ends the job with :meth:`~JobStore.complete` or
+  :meth:`~JobStore.fail`, both conditional on ``status = processing AND lease_owner = worker``: a worker whose job
+  was taken over cannot end it, and a completed or failed job never changes again.
+- A job whose lease expired after ``max_attempts`` claims ends ``failed`` (``transcription_failed``) instead of
+  being claimed again: never processing forever.
+- A job's end and its webhook event (one per job, when it has a ``webhook_url``) are written in one transaction.
+
+Methods are synchronous; the server calls them from a thread pool. On SQLite, the driver opens a transaction at the
+first write, so a write transaction here starts with its conditional write and waits (``busy_timeout``) for the lock
+instead of failing on a stale read snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from reference_impl.db import (
+    EventState,
+    EventType,
+    File,
+    Job,
+    JobStatus,
+    WebhookAttempt,
+    WebhookEvent,
+    job_document,
+    new_id,
+    rfc3339,
+    rowcount,
+    utcnow,
+)
+from voxcontract.errors import IdempotencyKeyReused
+from voxcontract.webhooks import new_event_id
+
+__all__ = ["TRANSCRIPTION_FAILED", "JobCursor", "JobPage", "JobStore"]
+
+TRANSCRIPTION_FAILED = "transcription_failed"
+#: Each lost race means another worker took a job, so the loop ends; the bound only guards against surprises.
+_CLAIM_TRIES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class JobCursor:
+    """Where a page of jobs ended (newest first); the server encodes it into the opaque ``next_cursor``."""
+
+    created_at: datetime
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of a key's jobs and the cursor of the next page (None on the last)."""
+
+    jobs: list[Job]
+    next_cursor: JobCursor | None
+
+
+def _update_job(session: Session, job_id: str, condition: ColumnElement[bool], **values: Any) -> bool:
+    """Change one job only if ``condition`` still holds; True when this call changed it."""
+    return rowcount(session, update(Job).where(Job.job_id == job_id, condition).values(**values)) == 1
+
+
+class JobStore:
+    """Files, jobs and webhook events of every key.
+
+    The API's reads take the calling key (another key's rows read as None); claims, leases and events serve workers.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_attempts: int = 3,
+        file_ttl: timedelta = timedelta(days=7),
+        job_ttl: timedelta = timedelta(days=7),
+    ) -> None:
+        self._sessions = sessions
+        self.max_attempts = max_attempts
+        self.file_ttl = file_ttl
+        self.job_ttl = job_ttl
+
+    # Files
+
+    def create_file(
+        self,
+        key_id: str,
+        *,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        duration_seconds: float,
+        path: str,
+        now: datetime | None = None,
+    ) -> File:
+        """Record a stored media file; it expires ``file_ttl`` after now."""
+        now = now or utcnow()
+        record = File(
+            file_id=new_id("file_"),
+            key_id=key_id,
+            filename=filename,
+            content_type=content_type,
+            size_bytes=size_bytes,
+            duration_seconds=duration_seconds,
+            path=path,
+            created_at=now,
+            expires_at=now + self.file_ttl,
+        )
+        with self._sessions.begin() as session:
+            session.add(record)
+        return record
+
+    def get_file(self, key_id: str, file_id: str) -> File | None:
+        """The key's file, or None (another key's file is None too)."""
+        with self._sessions() as session:
+            return session.scalar(select(File).where(File.file_id == file_id, File.key_id == key_id))
+
+    def delete_file(self, key_id: str, file_id: str) -> File | None:
+        """Forget the key's file; the deleted record (its ``path`` to unlink), or None when there was none."""
+        with self._sessions.begin() as session:
+            record = session.scalar(select(File).where(File.file_id == file_id, File.key_id == key_id))
+            if record is not None:
+                session.delete(record)
+            return record
+
+    # Jobs
+
+    def create_job(
+        self,
+        key_id: str,
+        file_id: str,
+        options: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[Job, bool]:
+        """A new queued job and True, or the job an earlier request with this idempotency key made and False.
+
+        :raises IdempotencyKeyReused: the idempotency key came before with another request (``request_hash``).
+        """
+        if idempotency_key is not None and (earlier := self._replay(key_id, idempotency_key, request_hash)):
+            return earlier, False
+        now = now or utcnow()
+        job = Job(
+            job_id=new_id("job_"),
+            key_id=key_id,
+            file_id=file_id,
+            status=JobStatus.QUEUED,
+            progress=0.0,
+            options=dict(options),
+            metadata_=dict(metadata),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(job)
+        except IntegrityError:
+            # A concurrent request with the same idempotency key won the unique constraint.
+            if idempotency_key is None or not (earlier := self._replay(key_id, idempotency_key, request_hash)):
+                raise
+            return earlier, False
+        return job, True
+
+    def _replay(self, key_id: str, idempotency_key: str, request_hash: str | None) -> Job | None:
+        with self._sessions() as session:
+            job = session.scalar(select(Job).where(Job.key_id == key_id, Job.idempotency_key == idempotency_key))
+        if job is not None and job.request_hash != request_hash:
+            raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body.")
+        return job
+
+    def get_job(self, key_id: str, job_id: str) -> Job | None:
+        """The key's job, or None (another key's job is None too)."""
+        with self._sessions() as session:
+            return session.scalar(select(Job).where(Job.job_id == job_id, Job.key_id == key_id))
+
+    def list_jobs(
+        self, key_id: str, *, status: str | None = None, limit: int = 20, before: JobCursor | None = None
+    ) -> JobPage:
+        """The key's jobs, newest first, ``limit`` at a time, starting after ``before``."""
+        statement = select(Job).where(Job.key_id == key_id)
+        if status is not None:
+            statement = statement.where(Job.status == status)
+        if before is not None:
+            statement = statement.where(
+                or_(
+                    Job.created_at < before.created_at,
+                    and_(Job.created_at == before.created_at, Job.job_id < before.job_id),
+                )
+            )
+        statement = statement.order_by(Job.created_at.desc(), Job.job_id.desc()).limit(limit + 1)
+        with self._sessions() as session:
+            jobs = list(session.scalars(statement))
+        if len(jobs) <= limit:
+            return JobPage(jobs, None)
+        last = jobs[limit - 1]
+        return JobPage(jobs[:limit], JobCursor(last.created_at, last.job_id))
+
+    def delete_job(self, key_id: str, job_id: str) -> bool:
+        """Forget the key's job (a worker holding it can no longer end it); False when there was none."""
+        with self._sessions.begin() as session:
+            return rowcount(session, delete(Job).where(Job.job_id == job_id, Job.key_id == key_id)) == 1
+
+    # The queue: claims and leases
+
+    def _claimable(self, now: datetime) -> ColumnElement[bool]:
+        expired = and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at < now, Job.attempts < self.max_attempts)
+        return or_(Job.status == JobStatus.QUEUED, expired)
+
+    def _exhausted(self, now: datetime) -> ColumnElement[bool]:
+        return and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at < now, Job.attempts >= self.max_attempts)
+
+    def claim_next(self, worker_id: str, lease_seconds: float, now: datetime | None = None) -> Job | None:
+        """Take the oldest claimable job for ``worker_id`` until now + ``lease_seconds``; None when there is none."""
+        now = now or utcnow()
+        self.fail_exhausted(now)
+        lease = {
+            "status": JobStatus.PROCESSING,
+            "attempts": Job.attempts + 1,
+            "lease_owner": worker_id,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+            "updated_at": now,
+        }
+        for _ in range(_CLAIM_TRIES):
+            with self._sessions.begin() as session:
+                oldest = select(Job.job_id).where(self._claimable(now)).order_by(Job.created_at, Job.job_id)
+                job_id = session.scalar(oldest.limit(1))
+                if job_id is None:
+                    return None
+                if _update_job(session, job_id, self._claimable(now), **lease):
+                    return session.get(Job, job_id, populate_existing=True)
+        return None
+
+    def renew_lease(
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        progress: float | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Extend the owner's lease (and raise its progress, which never decreases); False when it is not the owner."""
+        now = now or utcnow()
+        values: dict[str, Any] = {"lease_expires_at": now + timedelta(seconds=lease_seconds), "updated_at": now}
+        if progress is not None:
+            values["progress"] = case((Job.progress < progress, progress), else_=Job.progress)
+        with self._sessions.begin() as session:
+            return _update_job(session, job_id, self._owned_by(worker_id), **values)
+
+    def release(self, job_id: str, worker_id: str, now: datetime | None = None) -> bool:
+        """Give the owner's job back to the queue (a worker shutting down); False when it is not the owner."""
+        now = now or utcnow()
+        values = {"status": JobStatus.QUEUED, "lease_owner": None, "lease_expires_at": None, "updated_at": now}
+        with self._sessions.begin() as session:
+            return _update_job(session, job_id, self._owned_by(worker_id), **values)
+
+    def complete(self, job_id: str, worker_id: str, result: Mapping[str, Any], now: datetime | None = None) -> bool:
+        """End the owner's job as completed with ``result``; False when it is not (or no longer) the owner."""
+        values = {"progress": 1.0, "result": dict(result)}
+        return self._end(job_id, self._owned_by(worker_id), JobStatus.COMPLETED, now or utcnow(), values)
+
+    def fail(self, job_id: str, worker_id: str, code: str, message: str, now: datetime | None = None) -> bool:
+        """End the owner's job as failed with an error code and message; False when it is not the owner."""
+        values = {"error_code": code, "error_message": message}
+        return self._end(job_id, self._owned_by(worker_id), JobStatus.FAILED, now or utcnow(), values)
+
+    def fail_exhausted(self, now: datetime | None = None) -> int:
+        """End as failed every job whose lease expired after ``max_attempts`` claims; how many ended."""
+        now = now or utcnow()
+        message = (
+            f"The job was given up after {self.max_attempts} attempts: "
+            "each time the worker processing it stopped before finishing."
+        )
+        values = {"error_code": TRANSCRIPTION_FAILED, "error_message": message}
+        with self._sessions() as session:
+            job_ids = list(session.scalars(select(Job.job_id).where(self._exhausted(now))))
+        return sum(self._end(job_id, self._exhausted(now), JobStatus.FAILED, now, values) for job_id in job_ids)
+
+    def requeue_expired(self, now: datetime | None = None) -> int:
+        """Put back in the queue every job whose lease expired (attempts left; the rest fail); how many."""
+        now = now or utcnow()
+        self.fail_exhausted(now)
+        expired = and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at < now)
+        values = {"status": JobStatus.QUEUED, "lease_owner": None, "lease_expires_at": None, "updated_at": now}
+        with self._sessions.begin() as session:
+            return rowcount(session, update(Job).where(expired).values(**values))
+
+    @staticmethod
+    def _owned_by(worker_id: str) -> ColumnElement[bool]:
+        return and_(Job.status == JobStatus.PROCESSING, Job.lease_owner == worker_id)
+
+    def _end(
+        self, job_id: str, condition: ColumnElement[bool], status: str, now: datetime, values: dict[str, Any]
+    ) -> bool:
+        """Move a job to a terminal state if ``condition`` holds, and enqueue its webhook event with it."""
+        ending = {
+            "status": status,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+            "completed_at": now,
+            **values,
+        }
+        with self._sessions.begin() as session:
+            if not _update_job(session, job_id, condition, **ending):
+                return False
+            job = session.get(Job, job_id, populate_existing=True)
+            if job is not None:  # always: this transaction just updated it (Session.get_one needs SQLAlchemy 2.0.22)
+                job.expires_at = now + self._retention(job)
+                self._add_event(session, job, now)
+        return True
+
+    def _retention(self, job: Job) -> timedelta:
+        """How long an ended job is kept: its ``retention.ttl_seconds``, else the store's ``job_ttl``."""
+        ttl = (job.options.get("retention") or {}).get("ttl_seconds")
+        return timedelta(seconds=ttl) if isinstance(ttl, int) else self.job_ttl
+
+    # Webhook events
+
+    def enqueue_event(self, job_id: str, now: datetime | None = None) -> WebhookEvent | None:
+        """The webhook event of an ended job with a ``webhook_url``, made once (idempotent); None otherwise."""
+        try:
+            with self._sessions.begin() as session:
+                job = session.get(Job, job_id, populate_existing=True)
+                return None if job is None else self._add_event(session, job, now or utcnow())
+        except IntegrityError:
+            return self.event_for_job(job_id)
+
+    def _add_event(self, session: Session, job: Job, now: datetime) -> WebhookEvent | None:
+        url = job.options.get("webhook_url")
+        if not url or job.status not in JobStatus.TERMINAL:
+            return None
+        existing = session.scalar(select(WebhookEvent).where(WebhookEvent.job_id == job.job_id))
+        if existing is not None:
+            return existing
+        event_type = EventType.COMPLETED if job.status == JobStatus.COMPLETED else EventType.FAILED
+        event = WebhookEvent(
+            event_id=new_event_id(),
+            job_id=job.job_id,
+            key_id=job.key_id,
+            url=str(url),
+            event_type=event_type,
+            payload={"type": event_type, "timestamp": rfc3339(now), "data": job_document(job)},
+            state=EventState.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(event)
+        session.flush()
+        return event
+
+    def event_for_job(self, job_id: str) -> WebhookEvent | None:
+        """The webhook event of a job, if one was made."""
+        with self._sessions() as session:
+            return session.scalar(select(WebhookEvent).where(WebhookEvent.job_id == job_id))
+
+    def claim_due_event(self, lease_seconds: float, now: datetime | None = None) -> WebhookEvent | None:
+        """The oldest pending event that is due, held for ``lease_seconds`` so that no other sender takes it."""
+        now = now or utcnow()
+        due = and_(WebhookEvent.state == EventState.PENDING, WebhookEvent.next_attempt_at <= now)
+        hold = {"next_attempt_at": now + timedelta(seconds=lease_seconds)}
+        for _ in range(_CLAIM_TRIES):
+            with self._sessions.begin() as session:
+                oldest = select(WebhookEvent.event_id).where(due).order_by(WebhookEvent.next_attempt_at).limit(1)
+                event_id = session.scalar(oldest)
+                if event_id is None:
+                    return None
+                statement = update(WebhookEvent).where(WebhookEvent.event_id == event_id, due).values(**hold)
+                if rowcount(session, statement) == 1:
+                    return session.get(WebhookEvent, event_id, populate_existing=True)
+        return None
+
+    def record_attempt(
+        self,
+        event_id: str,
+        *,
+        status_code: int | None,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> WebhookAttempt:
+        """Record one delivery attempt: a 2xx delivers the event, else it is retried at ``retry_at`` or given up."""
+        now = now or utcnow()
+        delivered = status_code is not None and 200 <= status_code < 300
+        state = EventState.DELIVERED if delivered else EventState.PENDING if retry_at else EventState.FAILED
+        next_attempt_at = retry_at if state == EventState.PENDING else None
+        with self._sessions.begin() as session:
+            # The UPDATE first: it takes the write lock before the attempt number is counted.
+            settle = update(WebhookEvent).where(WebhookEvent.event_id == event_id)
+            rowcount(session, settle.values(state=state, next_attempt_at=next_attempt_at))
+            count = select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.event_id == event_id)
+            number = (session.scalar(count) or 0) + 1
+            attempt = WebhookAttempt(
+                event_id=event_id, attempt=number, at=now, status_code=status_code, error=error and error[:2000]
+            )
+            session.add(attempt)
+        return attempt
+
+    def event_attempts(self, event_id: str) -> list[WebhookAttempt]:
+        """The delivery attempts of an event, first first."""
+        with self._sessions() as session:
+            query = select(WebhookAttempt).where(WebhookAttempt.event_id == event_id)
+            return list(session.scalars(query.order_by(WebhookAttempt.attempt)))
+
+    # Retention
+
+    def purge_expired(self, now: datetime | None = None) -> list[str]:
+        """Forget expired files and ended jobs (and old settled events); the media paths to delete from disk."""
+        now = now or utcnow()
+        with self._sessions.begin() as session:
+            files = session.execute(select(File.file_id, File.path).where(File.expires_at <= now)).all()
+            if files:
+                session.execute(delete(File).where(File.file_id.in_([file_id for file_id, _ in files])))
+            ended = and_(Job.status.in_(JobStatus.TERMINAL), Job.expires_at <= now)
+            session.execute(delete(Job).where(ended))
+            settled = and_(WebhookEvent.state != EventState.PENDING, WebhookEvent.created_at <= now - self.job_ttl)
+            session.execute(delete(WebhookEvent).where(settled))
+        return [path for _, path in files]
