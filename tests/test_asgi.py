@@ -302,7 +302,9 @@ def test_problem_instance_is_a_uri_reference(
     make_client: Callable[..., httpx.Client], raw_path: bytes, instance: str
 ) -> None:
     client = make_client()
-    response = client.get(httpx.URL(str(client.base_url)).copy_with(raw_path=raw_path), headers=auth())
+    # The client's own URL class: Starlette's TestClient is built on httpx2 when that is installed.
+    url = type(client.base_url)(str(client.base_url)).copy_with(raw_path=raw_path)
+    response = client.get(url, headers=auth())
     assert 400 <= response.status_code < 500
     assert response.json()["instance"] == instance
 

@@ -130,7 +130,8 @@ def test_streamed_oversize_upload_is_413(make_vox: Callable[..., Harness]) -> No
     ],
 )
 def test_odd_path_bytes_are_4xx(vox: Harness, raw_path: bytes) -> None:
-    url = httpx.URL(vox.client.base_url).copy_with(raw_path=raw_path)
+    # The client's own URL class: Starlette's TestClient is built on httpx2 when that is installed.
+    url = type(vox.client.base_url)(str(vox.client.base_url)).copy_with(raw_path=raw_path)
     for method in ("GET", "DELETE"):
         response = vox.client.request(method, url, headers=auth())
         assert_client_error(response)
