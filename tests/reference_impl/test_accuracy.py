@@ -1,0 +1,83 @@
+"""Issue 5's accuracy bar: word error rate at most 10 % on English speech generated with espeak-ng, several
+sentences in two voices, through the real faster-whisper engine (tiny.en, int8). Also FLAC, which the fixtures lack.
+
+Measured when written (2 cores): en-us 1/40 words wrong, en-gb-x-rp 2/37, 3.9 % overall.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+
+from reference_impl.engine import WhisperTranscriber
+from tests.reference_impl.test_engine import _edit_distance, _words
+from voxcontract.transcription import Transcript, TranscriptionOptions
+
+WER_BAR = 0.10
+SENTENCES = {
+    "en-us": [
+        "The quarterly report shows that sales grew by a small margin in the northern region.",
+        "Our team will present the new design to the board on Monday morning.",
+        "After lunch we will walk through the open questions one by one.",
+    ],
+    "en-gb-x-rp": [
+        "Please remember to bring your laptop and a copy of the budget to the meeting.",
+        "The weather forecast predicts heavy rain for most of the coming week.",
+        "Thank you all for coming, and have a pleasant evening.",
+    ],
+}
+
+
+def speak(voice: str, text: str, path: Path) -> Path:
+    espeak = shutil.which("espeak-ng")
+    assert espeak, "espeak-ng is missing: run ./dev setup (it installs the Debian package)"
+    subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+def to_flac(wav: Path) -> Path:
+    flac = wav.with_suffix(".flac")
+    with av.open(str(wav)) as source, av.open(str(flac), "w", format="flac") as target:
+        stream = target.add_stream("flac", rate=source.streams.audio[0].rate)
+        for frame in source.decode(audio=0):
+            frame.pts = None
+            for packet in stream.encode(frame):  # type: ignore[union-attr]
+                target.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            target.mux(packet)
+    return flac
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> WhisperTranscriber:
+    return WhisperTranscriber(device="cpu", compute_type="int8", cpu_threads=2)
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("speech")
+    return {voice: (" ".join(lines), speak(voice, " ".join(lines), folder / f"{voice}.wav")) for voice, lines in
+            SENTENCES.items()}  # fmt: skip
+
+
+def transcribe(transcriber: WhisperTranscriber, path: Path) -> Transcript:
+    return transcriber.transcribe(path, TranscriptionOptions(timestamps="segment"))
+
+
+def test_wer_on_two_generated_voices(transcriber: WhisperTranscriber, spoken: dict[str, tuple[str, Path]]) -> None:
+    errors = total = 0
+    for voice, (text, path) in spoken.items():
+        wrong = _edit_distance(_words(text), _words(transcribe(transcriber, path).text))
+        print(f"{voice}: {wrong}/{len(_words(text))} words wrong")
+        errors, total = errors + wrong, total + len(_words(text))
+    assert errors / total <= WER_BAR, f"WER {errors}/{total} = {errors / total:.1%} is over {WER_BAR:.0%}"
+
+
+def test_flac_transcribes_like_its_wav(transcriber: WhisperTranscriber, spoken: dict[str, tuple[str, Path]]) -> None:
+    text, wav = spoken["en-us"]
+    flac_text = transcribe(transcriber, to_flac(wav)).text
+    assert _edit_distance(_words(text), _words(flac_text)) / len(_words(text)) <= WER_BAR
