@@ -14,7 +14,7 @@ import av
 import pytest
 
 from reference_impl.engine import WhisperTranscriber
-from tests.reference_impl.test_engine import _edit_distance, _words
+from tests.reference_impl.wer import edit_distance, words
 from voxcontract.transcription import Transcript, TranscriptionOptions
 
 WER_BAR = 0.10
@@ -71,13 +71,13 @@ def transcribe(transcriber: WhisperTranscriber, path: Path) -> Transcript:
 def test_wer_on_two_generated_voices(transcriber: WhisperTranscriber, spoken: dict[str, tuple[str, Path]]) -> None:
     errors = total = 0
     for voice, (text, path) in spoken.items():
-        wrong = _edit_distance(_words(text), _words(transcribe(transcriber, path).text))
-        print(f"{voice}: {wrong}/{len(_words(text))} words wrong")
-        errors, total = errors + wrong, total + len(_words(text))
+        wrong = edit_distance(words(text), words(transcribe(transcriber, path).text))
+        print(f"{voice}: {wrong}/{len(words(text))} words wrong")
+        errors, total = errors + wrong, total + len(words(text))
     assert errors / total <= WER_BAR, f"WER {errors}/{total} = {errors / total:.1%} is over {WER_BAR:.0%}"
 
 
 def test_flac_transcribes_like_its_wav(transcriber: WhisperTranscriber, spoken: dict[str, tuple[str, Path]]) -> None:
     text, wav = spoken["en-us"]
     flac_text = transcribe(transcriber, to_flac(wav)).text
-    assert _edit_distance(_words(text), _words(flac_text)) / len(_words(text)) <= WER_BAR
+    assert edit_distance(words(text), words(flac_text)) / len(words(text)) <= WER_BAR

@@ -7,7 +7,6 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from reference_impl.engine import WhisperTranscriber, resolve_compute_type, resolve_device
 from reference_impl.models import default_model_path, is_multilingual, resolve_model
+from tests.reference_impl.wer import edit_distance, words
 from voxcontract.errors import ConfigError, UnprocessableEntity, UnsupportedMedia
 from voxcontract.transcription import Transcript, TranscriptionOptions
 
@@ -25,20 +25,6 @@ MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_te
 # Measured: 13.2 % over all four fixtures (tiny.en int8, beam 5); float32 gives 10.3 %. The invented brand name
 # "VoxScriber" alone costs two errors. The limit leaves room for CPU-specific int8 kernels, not for regressions.
 WER_LIMIT = 0.15
-NUMBER_WORDS = {"ten": "10", "fourteen": "14"}
-
-
-def _words(text: str) -> list[str]:
-    return [NUMBER_WORDS.get(word, word) for word in re.sub(r"[^\w\s']", " ", text.lower()).split()]
-
-
-def _edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        diagonal, row[0] = row[0], i
-        for j, hyp_word in enumerate(hypothesis, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ref_word != hyp_word))
-    return row[-1]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +41,8 @@ def word_transcripts(transcriber: WhisperTranscriber) -> dict[str, Transcript]:
 def test_wer_over_all_fixtures(word_transcripts: dict[str, Transcript]) -> None:
     errors = total = 0
     for entry in MANIFEST:
-        reference, hypothesis = _words(entry["text"]), _words(word_transcripts[entry["file"]].text)
-        distance = _edit_distance(reference, hypothesis)
+        reference, hypothesis = words(entry["text"]), words(word_transcripts[entry["file"]].text)
+        distance = edit_distance(reference, hypothesis)
         print(f"{entry['file']}: WER {distance / len(reference):.1%}  {word_transcripts[entry['file']].text!r}")
         errors, total = errors + distance, total + len(reference)
     print(f"all fixtures: WER {errors / total:.1%} ({errors}/{total})")
@@ -82,7 +68,7 @@ def test_word_timestamps_lie_inside_segments_and_duration(word_transcripts: dict
                 assert 0 <= word.probability <= 1
 
 
-def test_segment_granularity_has_no_words(transcriber: WhisperTranscriber) -> None:
+def test_segment_granularity_has_nowords(transcriber: WhisperTranscriber) -> None:
     transcript = transcriber.transcribe(FIXTURES / "hello.wav", TranscriptionOptions(timestamps="segment"))
     assert transcript.segments
     assert all(segment.words is None for segment in transcript.segments)
