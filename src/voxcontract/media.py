@@ -7,6 +7,8 @@ Both servers call :func:`probe` at upload, so undecodable or unsupported media i
 from __future__ import annotations
 
 import logging
+import posixpath
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +16,12 @@ import av
 
 from voxcontract.errors import UnsupportedMedia
 
-__all__ = ["MediaInfo", "probe"]
+__all__ = ["MediaInfo", "clean_filename", "filename_from_url", "probe"]
 
 logger = logging.getLogger(__name__)
+
+_MAX_FILENAME = 255
+_DEFAULT_URL_FILENAME = "download"
 
 # PyAV's demuxer names → (media type for audio-only, media type when a video stream is present).
 _CONTAINERS: dict[str, tuple[str, str]] = {
@@ -86,3 +91,16 @@ def _decoded_duration(container: av.container.InputContainer) -> float:
         samples += frame.samples
         rate = frame.sample_rate or rate
     return samples / rate if rate else 0.0
+
+
+def filename_from_url(url: str) -> str:
+    """The last segment of the URL's path, decoded; ``download`` when there is none."""
+    path = urllib.parse.urlsplit(url).path
+    name = posixpath.basename(urllib.parse.unquote(path))
+    return clean_filename(name) or _DEFAULT_URL_FILENAME
+
+
+def clean_filename(name: str | None) -> str:
+    """A name safe to echo: no directories, no control characters, at most 255 characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in base if ch.isprintable()).strip()[:_MAX_FILENAME]

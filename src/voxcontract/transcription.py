@@ -6,6 +6,7 @@ The mock's deterministic engine and the reference server's faster-whisper engine
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -33,6 +34,10 @@ class Word:
     def to_dict(self) -> dict[str, Any]:
         return {"word": self.word, "start": self.start, "end": self.end, "probability": self.probability}
 
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Word:
+        return cls(word=body["word"], start=body["start"], end=body["end"], probability=body["probability"])
+
 
 @dataclass(frozen=True, slots=True)
 class Segment:
@@ -51,6 +56,19 @@ class Segment:
         if self.words is not None:
             body["words"] = [word.to_dict() for word in self.words]
         return body
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Segment:
+        """The inverse of :meth:`to_dict`."""
+        words = body.get("words")
+        return cls(
+            id=body["id"],
+            start=body["start"],
+            end=body["end"],
+            text=body["text"],
+            speaker=body.get("speaker"),
+            words=None if words is None else tuple(Word.from_dict(word) for word in words),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,17 @@ class Transcript:
             "duration_seconds": self.duration_seconds,
             "segments": [segment.to_dict() for segment in self.segments],
         }
+
+    @classmethod
+    def from_job_fields(cls, fields: Mapping[str, Any]) -> Transcript:
+        """The inverse of :meth:`job_fields` (a server that stores those fields reads the transcript back)."""
+        return cls(
+            text=fields["transcript"],
+            language=fields["language"],
+            language_probability=fields["language_probability"],
+            duration_seconds=fields["duration_seconds"],
+            segments=tuple(Segment.from_dict(segment) for segment in fields.get("segments", ())),
+        )
 
 
 class Transcriber(Protocol):

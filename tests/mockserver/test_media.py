@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mockserver.media import MediaStore, check_url_allowed, clean_filename, filename_from_url, synthesize_wav
+from mockserver.media import MediaStore, check_url_allowed, synthesize_wav
 from voxcontract.errors import UrlNotAllowed
+from voxcontract.media import clean_filename, filename_from_url
 
 
 def test_synthesised_wav_is_deterministic_and_2_to_20_seconds() -> None:

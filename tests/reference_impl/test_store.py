@@ -296,7 +296,7 @@ def test_a_job_abandoned_too_often_ends_failed(stores: Stores) -> None:
     assert (ended.status, ended.error_code, ended.attempts) == (JobStatus.FAILED, TRANSCRIPTION_FAILED, 2)
     assert ended.error_message is not None
     assert "2 attempts" in ended.error_message
-    event = store.event_for_job(job.job_id)
+    event = store.outbox.event_for_job(job.job_id)
     assert event is not None
     assert event.event_type == "transcription.failed"
 
@@ -351,7 +351,7 @@ def test_each_job_end_makes_one_event_in_the_contract_shape(store: JobStore) -> 
     for job in (hooked, silent):
         assert store.claim_next("w1", 60, now=T0)
         assert store.complete(job.job_id, "w1", RESULT, now=T0 + timedelta(seconds=5))
-    event = store.event_for_job(hooked.job_id)
+    event = store.outbox.event_for_job(hooked.job_id)
     assert event is not None
     assert event.event_id.startswith("evt_")
     assert (event.event_type, event.url, event.key_id, event.state) == (
@@ -362,48 +362,48 @@ def test_each_job_end_makes_one_event_in_the_contract_shape(store: JobStore) -> 
     )
     validate_webhook_event(event.payload)
     assert event.payload["data"]["transcript"] == "Hello."
-    again = store.enqueue_event(hooked.job_id)
+    again = store.outbox.enqueue_event(hooked.job_id)
     assert again is not None
     assert again.event_id == event.event_id
-    assert store.event_for_job(silent.job_id) is None
+    assert store.outbox.event_for_job(silent.job_id) is None
 
 
 def test_delivery_attempts_are_recorded(store: JobStore) -> None:
     (job,) = queue(store, options=HOOKED)
     assert store.claim_next("w1", 60, now=T0)
     assert store.fail(job.job_id, "w1", TRANSCRIPTION_FAILED, "bad media", now=T0)
-    due = store.claim_due_event(30, now=T0 + timedelta(seconds=1))
+    due = store.outbox.claim_due_event(30, now=T0 + timedelta(seconds=1))
     assert due is not None
     validate_webhook_event(due.payload)
     assert due.payload["data"]["error"] == {"code": TRANSCRIPTION_FAILED, "message": "bad media"}
-    assert store.claim_due_event(30, now=T0 + timedelta(seconds=2)) is None  # held by the first sender
+    assert store.outbox.claim_due_event(30, now=T0 + timedelta(seconds=2)) is None  # held by the first sender
     retry_at = T0 + timedelta(seconds=10)
-    store.record_attempt(due.event_id, status_code=503, retry_at=retry_at, now=T0 + timedelta(seconds=1))
-    assert store.claim_due_event(30, now=T0 + timedelta(seconds=5)) is None
-    redo = store.claim_due_event(30, now=retry_at)
+    store.outbox.record_attempt(due.event_id, status_code=503, retry_at=retry_at, now=T0 + timedelta(seconds=1))
+    assert store.outbox.claim_due_event(30, now=T0 + timedelta(seconds=5)) is None
+    redo = store.outbox.claim_due_event(30, now=retry_at)
     assert redo is not None
-    store.record_attempt(due.event_id, status_code=None, error="timed out", retry_at=retry_at + timedelta(1))
-    store.record_attempt(due.event_id, status_code=204)
-    attempts = store.event_attempts(due.event_id)
+    store.outbox.record_attempt(due.event_id, status_code=None, error="timed out", retry_at=retry_at + timedelta(1))
+    store.outbox.record_attempt(due.event_id, status_code=204)
+    attempts = store.outbox.event_attempts(due.event_id)
     assert [(a.attempt, a.status_code, a.error) for a in attempts] == [
         (1, 503, None),
         (2, None, "timed out"),
         (3, 204, None),
     ]
-    delivered = store.event_for_job(job.job_id)
+    delivered = store.outbox.event_for_job(job.job_id)
     assert delivered is not None
     assert (delivered.state, delivered.next_attempt_at) == ("delivered", None)
-    assert store.claim_due_event(30, now=T0 + timedelta(days=2)) is None
+    assert store.outbox.claim_due_event(30, now=T0 + timedelta(days=2)) is None
 
 
 def test_an_event_given_up_is_failed(store: JobStore) -> None:
     (job,) = queue(store, options=HOOKED)
     assert store.claim_next("w1", 60, now=T0)
     assert store.complete(job.job_id, "w1", RESULT, now=T0)
-    event = store.event_for_job(job.job_id)
+    event = store.outbox.event_for_job(job.job_id)
     assert event is not None
-    store.record_attempt(event.event_id, status_code=500, retry_at=None)
-    settled = store.event_for_job(job.job_id)
+    store.outbox.record_attempt(event.event_id, status_code=500, retry_at=None)
+    settled = store.outbox.event_for_job(job.job_id)
     assert settled is not None
     assert settled.state == "failed"
 
@@ -418,15 +418,15 @@ def test_purge_forgets_expired_files_and_ended_jobs(store: JobStore) -> None:
     ended, waiting = queue(store, 2, options=HOOKED)
     assert store.claim_next("w1", 60, now=T0)
     assert store.complete(ended.job_id, "w1", RESULT, now=T0)
-    event = store.event_for_job(ended.job_id)
+    event = store.outbox.event_for_job(ended.job_id)
     assert event is not None
-    store.record_attempt(event.event_id, status_code=200, now=T0)
+    store.outbox.record_attempt(event.event_id, status_code=200, now=T0)
     assert store.purge_expired(now=T0 + timedelta(days=1)) == []
     assert store.purge_expired(now=T0 + store.file_ttl) == ["/m/a"]
     assert store.get_file("key_a", media.file_id) is None
     assert store.get_job("key_a", ended.job_id) is None
     assert store.get_job("key_a", waiting.job_id) is not None
-    assert store.event_for_job(ended.job_id) is None
+    assert store.outbox.event_for_job(ended.job_id) is None
     assert store.purge_expired(now=T0 + timedelta(days=30)) == []
 
 

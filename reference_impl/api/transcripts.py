@@ -1,0 +1,81 @@
+"""``GET /v1/transcripts/{job_id}`` (JSON, text, SRT, WebVTT), ``GET /v1/webhooks/secret`` and ``GET /v1/health``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import anyio.to_thread
+from starlette.responses import Response
+
+from reference_impl.api.files import JSON
+from reference_impl.db import Job, JobStatus
+from reference_impl.deployment import Deployment
+from voxcontract import __version__
+from voxcontract.auth import Principal
+from voxcontract.errors import Conflict, NotFound
+from voxcontract.subtitles import MEDIA_TYPES, render_srt, render_text, render_vtt
+from voxcontract.transcription import Transcript
+
+__all__ = ["ServiceApi", "TranscriptsApi"]
+
+logger = logging.getLogger(__name__)
+
+_EXTENSIONS = {"json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
+_RENDERERS = {"text": render_text, "srt": render_srt, "vtt": render_vtt}
+
+
+class TranscriptsApi:
+    """Transcript downloads; a job with ``retention.delete_after_retrieval`` is purged (with its media) after one."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+
+    async def get_transcript(self, token_info: Principal, job_id: str, format: str = "json") -> Any:
+        job = await anyio.to_thread.run_sync(self.deployment.store.get_job, token_info.key_id, job_id)
+        if job is None:
+            raise NotFound(f"No job {job_id} for this API key.")
+        transcript = _completed_transcript(job)
+        if format == "json":
+            content = json.dumps(transcript.to_dict(job.job_id)).encode("utf-8")
+        else:
+            content = _RENDERERS[format](transcript).encode("utf-8")
+        response = Response(
+            content,
+            media_type=MEDIA_TYPES[format],
+            headers={"Content-Disposition": f'attachment; filename="{job.job_id}.{_EXTENSIONS[format]}"'},
+        )
+        if job.options.get("retention", {}).get("delete_after_retrieval"):
+            await self._purge(job)
+        return response
+
+    async def _purge(self, job: Job) -> None:
+        path = await anyio.to_thread.run_sync(self.deployment.store.purge_job, job.key_id, job.job_id)
+        if path is not None:
+            self.deployment.media.discard(path)
+        logger.info("job %s and its media deleted after retrieval (retention.delete_after_retrieval)", job.job_id)
+
+
+def _completed_transcript(job: Job) -> Transcript:
+    if job.status == JobStatus.FAILED:
+        raise Conflict(f"Job {job.job_id} failed; it has no transcript (see its error in /v1/status/{job.job_id}).")
+    if job.status != JobStatus.COMPLETED or not job.result:
+        raise Conflict(f"Job {job.job_id} is {job.status}; poll /v1/status/{job.job_id} until it is completed.")
+    return Transcript.from_job_fields(job.result)
+
+
+class ServiceApi:
+    """Health and the webhook signing secret."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+
+    async def get_health(self) -> Any:
+        return {"status": "ok", "version": __version__}, 200, {"Content-Type": JSON}
+
+    async def get_webhook_secret(self, token_info: Principal) -> Any:
+        secret = await anyio.to_thread.run_sync(self.deployment.keys.webhook_secret, token_info.key_id)
+        if secret is None:  # the key was deleted between authentication and now
+            raise NotFound("This API key has no webhook secret.")
+        return {"secret": secret, "algorithm": "HMAC-SHA256"}, 200, {"Content-Type": JSON}

@@ -1,0 +1,78 @@
+"""What ``voxcontract serve``, ``worker`` and ``keys`` do, below the command line's flag parsing and printing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from reference_impl.app import ReferenceApp, create_app
+from reference_impl.db import ApiKey
+from reference_impl.deployment import Deployment, open_deployment
+from reference_impl.pipeline import build_pipeline
+from reference_impl.settings import ReferenceSettings
+from reference_impl.worker import WorkerRuntime
+
+__all__ = ["ServerStart", "create_key", "list_keys", "prepare_server", "revoke_key", "run_worker"]
+
+logger = logging.getLogger(__name__)
+
+FIRST_KEY_NAME = "default"
+CONFIGURED_KEY_NAME = "configured"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStart:
+    """A server ready to run, and the key made on its first start (shown once, stored nowhere in plain)."""
+
+    app: ReferenceApp
+    new_key: str | None
+
+
+def prepare_server(settings: ReferenceSettings) -> ServerStart:
+    """The app for ``serve``: configured keys imported (hashed), and a first key made when there is none."""
+    app = create_app(settings)
+    keys = app.deployment.keys
+    for token in settings.api_keys:
+        keys.ensure(token, CONFIGURED_KEY_NAME)
+    new_key = None
+    if keys.active_count() == 0:
+        new_key, _ = keys.create(FIRST_KEY_NAME)
+        logger.info("no API key yet: created key %r", FIRST_KEY_NAME)
+    return ServerStart(app=app, new_key=new_key)
+
+
+def run_worker(settings: ReferenceSettings) -> None:
+    """``voxcontract worker``: consume jobs of the deployment at ``settings.data_dir`` until SIGINT/SIGTERM."""
+    deployment = open_deployment(settings)
+    try:
+        WorkerRuntime(deployment, build_pipeline(settings), workers=max(settings.workers, 1)).run_foreground()
+    finally:
+        deployment.close()
+
+
+def _with_deployment(settings: ReferenceSettings) -> Deployment:
+    return open_deployment(settings)
+
+
+def create_key(settings: ReferenceSettings, name: str) -> tuple[str, ApiKey]:
+    deployment = _with_deployment(settings)
+    try:
+        return deployment.keys.create(name)
+    finally:
+        deployment.close()
+
+
+def list_keys(settings: ReferenceSettings) -> list[ApiKey]:
+    deployment = _with_deployment(settings)
+    try:
+        return deployment.keys.list()
+    finally:
+        deployment.close()
+
+
+def revoke_key(settings: ReferenceSettings, key_id: str) -> bool:
+    deployment = _with_deployment(settings)
+    try:
+        return deployment.keys.revoke(key_id)
+    finally:
+        deployment.close()

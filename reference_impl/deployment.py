@@ -1,0 +1,56 @@
+"""One deployment's shared state, opened from its settings: the database, the stores, the media directory.
+
+``serve``, every ``worker`` and ``voxcontract keys`` open the same deployment (same ``data_dir``); each process
+opens it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from reference_impl.db import create_schema, make_engine, make_sessions
+from reference_impl.keys import KeyRing
+from reference_impl.media_store import MediaStore
+from reference_impl.settings import ReferenceSettings
+from reference_impl.store import JobStore
+from voxcontract.errors import ConfigError
+
+__all__ = ["Deployment", "open_deployment"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    settings: ReferenceSettings
+    database: Engine
+    store: JobStore
+    keys: KeyRing
+    media: MediaStore
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def open_deployment(settings: ReferenceSettings) -> Deployment:
+    """Create the data directory and the tables if needed, and open the stores."""
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        media = MediaStore(settings.media_path)
+    except OSError as exc:
+        raise ConfigError(f"cannot use the data directory {settings.data_path}: {exc.strerror or exc}") from exc
+    database = make_engine(settings.effective_database_url)
+    create_schema(database)
+    sessions = make_sessions(database)
+    store = JobStore(
+        sessions,
+        max_attempts=settings.max_attempts,
+        file_ttl=timedelta(seconds=settings.file_ttl_seconds),
+        job_ttl=timedelta(seconds=settings.job_ttl_seconds),
+    )
+    logger.debug("deployment opened: %s", settings.data_path)
+    return Deployment(settings=settings, database=database, store=store, keys=KeyRing(sessions), media=media)

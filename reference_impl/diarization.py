@@ -1,0 +1,179 @@
+"""Speaker diarization for the reference server: who speaks each transcript segment.
+
+Each segment's audio (16 kHz mono, widened around its centre when short) is embedded with resemblyzer's voice
+encoder; the embeddings are clustered bottom-up (average linkage on cosine distance), cut at the expected number of
+speakers or, without one, where clusters are further apart than a distance threshold. Speakers are named
+``SPEAKER_1``, ``SPEAKER_2``, ... in order of first appearance.
+
+The encoder (torch, resemblyzer, webrtcvad) is the optional ``diarization`` extra: without it,
+:meth:`SpeakerDiarizer.label` raises :class:`~voxcontract.errors.DiarizationUnavailable`. Like the Whisper model, the
+encoder is loaded lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from voxcontract.errors import DiarizationUnavailable
+from voxcontract.transcription import Segment, Transcript
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "DIARIZATION_HINT",
+    "SpeakerDiarizer",
+    "cluster_embeddings",
+    "diarization_available",
+    "fill_gaps",
+]
+
+logger = logging.getLogger(__name__)
+
+DIARIZATION_HINT = "install the diarization extra: pip install 'voxcontract[diarization]' (see README)"
+SAMPLE_RATE = 16_000
+# Cosine distance between clusters (average linkage) above which they are different speakers. Measured on the
+# espeak-ng dialogue of tests/reference_impl/dialogue.py: segments of one voice merge at 0.06-0.13 (similarity
+# 0.86-0.94), the two voices' clusters stand 0.33 apart (similarity 0.64-0.69); the default lies midway.
+DEFAULT_THRESHOLD = 0.23
+# The encoder looks at 1.6 s windows; shorter segments are widened around their centre to this length.
+MIN_WINDOW_SECONDS = 1.5
+# Less voiced audio than this (after resemblyzer trims silences) gives no usable embedding.
+MIN_VOICED_SECONDS = 0.2
+SILENCE_RMS = 1e-4
+
+Audio = npt.NDArray[np.float32]
+_encoder: Any = None
+_encoder_lock = threading.Lock()
+
+
+@functools.cache
+def diarization_available() -> bool:
+    """Whether the ``diarization`` extra imports (resemblyzer, torch, webrtcvad); the answer is cached."""
+    try:
+        with warnings.catch_warnings():
+            # resemblyzer 0.1.4 imports binary_dilation from a scipy namespace deprecated since 1.8 (still there).
+            warnings.filterwarnings("ignore", "Please import `binary_dilation`", DeprecationWarning)
+            import resemblyzer  # noqa: F401
+        import torch  # noqa: F401
+        import webrtcvad  # noqa: F401
+    except (ImportError, OSError) as exc:
+        logger.info("speaker diarization unavailable: %r", exc)
+        return False
+    return True
+
+
+def _require_diarization() -> None:
+    if not diarization_available():
+        raise DiarizationUnavailable(f"speaker diarization is not available on this server; {DIARIZATION_HINT}")
+
+
+def _load_encoder() -> Any:
+    global _encoder
+    with _encoder_lock:
+        if _encoder is None:
+            from resemblyzer import VoiceEncoder
+
+            logger.info("loading the resemblyzer voice encoder on cpu")
+            _encoder = VoiceEncoder("cpu", verbose=False)
+        return _encoder
+
+
+class SpeakerDiarizer:
+    """Labels transcript segments with speakers (resemblyzer embeddings, agglomerative clustering)."""
+
+    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_window_seconds: float = MIN_WINDOW_SECONDS) -> None:
+        self.threshold = threshold
+        self.min_window_seconds = min_window_seconds
+
+    def label(self, media: Path, transcript: Transcript, speakers_expected: int | None = None) -> Transcript:
+        """``transcript`` with every segment's ``speaker`` set; raise ``DiarizationUnavailable`` without the extra."""
+        _require_diarization()
+        if not transcript.segments:
+            return transcript
+        ids = [0] if len(transcript.segments) == 1 else self._speaker_ids(media, transcript.segments, speakers_expected)
+        segments = tuple(
+            dataclasses.replace(segment, speaker=f"SPEAKER_{speaker + 1}")
+            for segment, speaker in zip(transcript.segments, ids, strict=True)
+        )
+        return dataclasses.replace(transcript, segments=segments)
+
+    def embed(self, media: Path, segments: Sequence[Segment]) -> list[Audio | None]:
+        """One voice embedding per segment, ``None`` where the segment has no usable audio."""
+        from faster_whisper import decode_audio
+
+        audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
+        encoder = _load_encoder()
+        return [_embed(encoder, self._window(audio, segment)) for segment in segments]
+
+    def _speaker_ids(self, media: Path, segments: Sequence[Segment], speakers_expected: int | None) -> list[int]:
+        embeddings = self.embed(media, segments)
+        usable = {index: embedding for index, embedding in enumerate(embeddings) if embedding is not None}
+        if not usable:
+            return [0] * len(segments)
+        ids = cluster_embeddings(
+            np.stack(list(usable.values())), speakers_expected=speakers_expected, threshold=self.threshold
+        )
+        speakers = dict(zip(usable, ids, strict=True))
+        return _by_first_appearance(fill_gaps([speakers.get(index) for index in range(len(segments))]))
+
+    def _window(self, audio: Audio, segment: Segment) -> Audio:
+        """The segment's samples, widened symmetrically (and shifted inside the audio) to the minimum window."""
+        needed = round(max(segment.end - segment.start, self.min_window_seconds) * SAMPLE_RATE)
+        centre = (segment.start + segment.end) / 2 * SAMPLE_RATE
+        start = int(min(max(centre - needed / 2, 0), max(len(audio) - needed, 0)))
+        return audio[start : start + needed]
+
+
+def _embed(encoder: Any, samples: Audio) -> Audio | None:
+    from resemblyzer import preprocess_wav
+
+    # resemblyzer's volume normalisation divides by the RMS: silence would come back as NaN.
+    if samples.size == 0 or float(np.sqrt(np.mean(np.square(samples)))) < SILENCE_RMS:
+        return None
+    voiced = preprocess_wav(samples)
+    if len(voiced) < MIN_VOICED_SECONDS * SAMPLE_RATE:
+        return None
+    embedding = np.asarray(encoder.embed_utterance(voiced), dtype=np.float32)
+    return embedding if bool(np.all(np.isfinite(embedding))) else None
+
+
+def cluster_embeddings(
+    embeddings: npt.NDArray[np.floating[Any]], *, speakers_expected: int | None = None, threshold: float
+) -> list[int]:
+    """Cluster ids (0, 1, ... by first appearance) for the rows of ``embeddings``.
+
+    Average-linkage agglomerative clustering on cosine distance, cut into ``speakers_expected`` clusters (capped by
+    the number of rows) or, without it, wherever clusters are more than ``threshold`` apart.
+    """
+    if len(embeddings) < 2:
+        return [0] * len(embeddings)
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    tree = linkage(embeddings, method="average", metric="cosine")
+    if speakers_expected is not None:
+        ids = fcluster(tree, t=min(max(speakers_expected, 1), len(embeddings)), criterion="maxclust")
+    else:
+        ids = fcluster(tree, t=threshold, criterion="distance")
+    return _by_first_appearance([int(cluster) for cluster in ids])
+
+
+def fill_gaps(labels: Sequence[int | None]) -> list[int]:
+    """Each ``None`` replaced by the nearest label (the earlier one on a tie); all ``None`` → all 0."""
+    known = {index: label for index, label in enumerate(labels) if label is not None}
+    if not known:
+        return [0] * len(labels)
+    return [known[min(known, key=lambda other: (abs(other - index), other))] for index in range(len(labels))]
+
+
+def _by_first_appearance(ids: Sequence[int]) -> list[int]:
+    order: dict[int, int] = {}
+    return [order.setdefault(cluster, len(order)) for cluster in ids]

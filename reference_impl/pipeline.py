@@ -1,0 +1,69 @@
+"""What a worker runs on a job's media: the Whisper engine, then (when asked) speaker diarization.
+
+The API process uses the same object to refuse, at ``POST /v1/transcribe``, what the workers could not do:
+a language the model lacks (422 ``language_not_supported``) and diarization without the extra installed
+(422 ``diarization_unavailable``). Nothing is loaded until a job runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from reference_impl.diarization import DIARIZATION_HINT, SpeakerDiarizer, diarization_available
+from reference_impl.engine import WhisperTranscriber
+from reference_impl.settings import ReferenceSettings
+from voxcontract.errors import DiarizationUnavailable
+from voxcontract.transcription import Transcript, TranscriptionOptions
+
+__all__ = ["TranscriptionPipeline", "build_pipeline"]
+
+logger = logging.getLogger(__name__)
+
+
+class TranscriptionPipeline:
+    """:class:`voxcontract.transcription.Transcriber` for jobs: transcription, then diarization when asked."""
+
+    def __init__(self, transcriber: WhisperTranscriber, diarizer: SpeakerDiarizer | None) -> None:
+        self.transcriber = transcriber
+        self.diarizer = diarizer
+
+    def check(self, options: TranscriptionOptions) -> None:
+        """Refuse (422) what this deployment cannot do."""
+        self.transcriber.check_language(options.language)
+        if options.diarization and self.diarizer is None:
+            raise DiarizationUnavailable(f"Speaker diarization is not enabled on this deployment: {DIARIZATION_HINT}")
+
+    def transcribe(self, media: Path, options: TranscriptionOptions) -> Transcript:
+        self.check(options)
+        transcript = self.transcriber.transcribe(media, options)
+        if options.diarization and self.diarizer is not None:
+            transcript = self.diarizer.label(media, transcript, options.speakers_expected)
+        elif any(segment.speaker for segment in transcript.segments):
+            transcript = dataclasses.replace(
+                transcript, segments=tuple(dataclasses.replace(s, speaker=None) for s in transcript.segments)
+            )
+        return transcript
+
+
+def build_pipeline(settings: ReferenceSettings) -> TranscriptionPipeline:
+    """The pipeline the settings describe (the model is resolved, assembled if needed, but not loaded)."""
+    transcriber = WhisperTranscriber(
+        settings.model,
+        data_dir=settings.data_path,
+        device=settings.device,
+        compute_type=settings.compute_type,
+        cpu_threads=settings.cpu_threads,
+        beam_size=settings.beam_size,
+        vad_filter=settings.vad_filter,
+    )
+    diarizer = SpeakerDiarizer() if diarization_available() else None
+    logger.info(
+        "engine: %s on %s (%s), diarization %s",
+        transcriber.model_path,
+        transcriber.device,
+        transcriber.compute_type,
+        "on" if diarizer else "off",
+    )
+    return TranscriptionPipeline(transcriber, diarizer)

@@ -1,0 +1,204 @@
+"""Multipart uploads streamed to disk: ``POST /v1/upload`` with ``multipart/form-data`` never reaches Connexion.
+
+Connexion's request validator keeps every message of a body in memory (and its form parser spools a second copy),
+so a 100 MB upload would cost 100 MB or more of RAM per request. This middleware runs after authentication and rate
+limiting and before validation: it parses the body as it arrives (``python-multipart``), writes the one ``file``
+part straight into the media directory, counts bytes against the size limit while reading, and validates the form
+as the contract's ``UploadForm`` says (one ``file`` part with a filename, nothing else). The stored file then goes
+through the same probe and record as a URL upload (:meth:`reference_impl.api.files.FilesApi.keep_upload`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reference_impl.api.files import FilesApi
+from voxcontract.auth import Principal
+from voxcontract.errors import BadRequest, MalformedBody, PayloadTooLarge
+from voxcontract.middleware.auth import PRINCIPAL_SCOPE_KEY
+
+__all__ = ["StreamingUploadMiddleware"]
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_PATH = "/v1/upload"
+_FILE_PART = "file"
+
+
+@dataclass
+class _Part:
+    """What the parser reported since the last chunk: a part's headers, its data, its end."""
+
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    header_field: bytes = b""
+    header_value: bytes = b""
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    finished: bool = False
+
+
+class StreamingUploadMiddleware:
+    """Answers multipart ``POST /v1/upload`` itself; everything else passes through."""
+
+    def __init__(self, app: ASGIApp, *, files: FilesApi, max_bytes: int) -> None:
+        self.app = app
+        self.files = files
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not _is_multipart_upload(scope) or not isinstance(scope.get(PRINCIPAL_SCOPE_KEY), Principal):
+            await self.app(scope, receive, send)
+            return
+        principal: Principal = scope[PRINCIPAL_SCOPE_KEY]
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise PayloadTooLarge(f"Uploads are limited to {self.max_bytes} bytes.")
+        incoming, size, filename = await _MultipartReader(self.files, scope, receive, self.max_bytes).read()
+        record = await self.files.keep_upload(principal.key_id, incoming, size, filename)
+        body, status, headers = FilesApi.created(record)
+        await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+
+
+def _is_multipart_upload(scope: Scope) -> bool:
+    if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") != UPLOAD_PATH:
+        return False
+    content_type = Headers(scope=scope).get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "multipart/form-data"
+
+
+class _MultipartReader:
+    """Reads one upload form from ``receive`` into an incoming media file."""
+
+    def __init__(self, files: FilesApi, scope: Scope, receive: Receive, max_bytes: int) -> None:
+        self.media = files.deployment.media
+        self.receive = receive
+        self.max_bytes = max_bytes
+        self.boundary = _boundary(scope)
+        self.state = _Part()
+        self.path: Path | None = None
+        self.target: Any = None
+        self.filename: str | None = None
+        self.file_bytes = 0
+
+    async def read(self) -> tuple[Path, int, str]:
+        """The incoming file, its size and its client-side name; nothing is left on disk on failure."""
+        try:
+            await self._consume()
+            if self.path is None or self.filename is None:
+                raise BadRequest(f'The upload form has no "{_FILE_PART}" part: send the media as a file part.')
+            return self.path, self.file_bytes, self.filename
+        except BaseException:
+            await self._close()
+            if self.path is not None:
+                self.media.discard(self.path)
+            raise
+        finally:
+            await self._close()
+
+    async def _consume(self) -> None:
+        parser = MultipartParser(self.boundary, self._callbacks())  # type: ignore[arg-type]
+        received = 0
+        more = True
+        while more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise PayloadTooLarge(f"Uploads are limited to {self.max_bytes} bytes.")
+            try:
+                parser.write(chunk)
+            except MultipartParseError as exc:
+                raise MalformedBody(f"The multipart body is malformed: {exc}") from None
+            await self._handle_events()
+        parser.finalize()
+        if not self.state.finished:
+            raise MalformedBody("The multipart body ended before its closing boundary.")
+
+    def _callbacks(self) -> dict[str, Callable[..., None]]:
+        state = self.state
+
+        def on_header_field(data: bytes, start: int, end: int) -> None:
+            state.header_field += data[start:end]
+
+        def on_header_value(data: bytes, start: int, end: int) -> None:
+            state.header_value += data[start:end]
+
+        def on_header_end() -> None:
+            state.headers[state.header_field.lower()] = state.header_value
+            state.header_field, state.header_value = b"", b""
+
+        def on_headers_finished() -> None:
+            state.events.append(("headers", dict(state.headers)))
+            state.headers.clear()
+
+        def on_part_data(data: bytes, start: int, end: int) -> None:
+            state.events.append(("data", data[start:end]))
+
+        def on_part_end() -> None:
+            state.events.append(("end", None))
+
+        def on_end() -> None:
+            state.finished = True
+
+        return {
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_end": on_end,
+        }
+
+    async def _handle_events(self) -> None:
+        events, self.state.events = self.state.events, []
+        for kind, value in events:
+            if kind == "headers":
+                await self._begin_part(value)
+            elif kind == "data" and self.target is not None:
+                self.file_bytes += len(value)
+                await self.target.write(value)
+            elif kind == "end":
+                await self._close()
+
+    async def _begin_part(self, headers: dict[bytes, bytes]) -> None:
+        disposition, options = parse_options_header(headers.get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if disposition != b"form-data" or not name:
+            raise MalformedBody("Every multipart part needs a Content-Disposition: form-data header with a name.")
+        if name != _FILE_PART:
+            raise BadRequest(f'Unexpected form field {name[:64]!r}: the upload form has one "{_FILE_PART}" part.')
+        if self.path is not None:
+            raise BadRequest(f'Send one "{_FILE_PART}" part per upload.')
+        if b"filename" not in options:
+            raise BadRequest(f'The "{_FILE_PART}" part must be a file: send it with a filename (Content-Disposition).')
+        self.filename = options[b"filename"].decode("utf-8", "replace")
+        self.path = self.media.new_incoming()
+        self.target = await anyio.open_file(self.path, "wb")
+
+    async def _close(self) -> None:
+        if self.target is not None:
+            target, self.target = self.target, None
+            await target.aclose()
+
+
+def _boundary(scope: Scope) -> bytes:
+    _, options = parse_options_header(Headers(scope=scope).get("content-type", ""))
+    boundary = options.get(b"boundary", b"")
+    if not boundary:
+        raise MalformedBody("The multipart/form-data Content-Type has no boundary parameter.")
+    return boundary

@@ -1,0 +1,276 @@
+"""Running jobs: the job runner (a Huey task body), the maintenance round, and one process's worker runtime.
+
+- :class:`JobRunner` claims an announced job with a lease, renews the lease while the engine works (a heartbeat
+  thread), and ends the job ``completed`` or ``failed`` with an error code, never anything else. A job taken over
+  by another worker (its lease expired) or deleted meanwhile is left alone: the conditional end refuses.
+- :class:`Maintenance` runs in every process, every ``poll_interval``: it expires the leases of workers that died
+  on this host (a pid that is gone: their jobs resume at once instead of after their lease), fails jobs that used
+  up their attempts, announces claimable jobs that no announcement is waiting for, sends due webhooks, and purges
+  what retention says is gone.
+- :class:`WorkerRuntime` puts them together with a Huey consumer: embedded in ``serve``, or in the foreground in
+  ``voxcontract worker``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+
+from reference_impl.api.jobs import engine_options
+from reference_impl.db import Job
+from reference_impl.delivery import WebhookSender
+from reference_impl.deployment import Deployment
+from reference_impl.pipeline import TranscriptionPipeline
+from reference_impl.queue import JobQueue, make_huey
+from reference_impl.store import TRANSCRIPTION_FAILED
+from voxcontract.errors import ProblemError
+
+__all__ = ["JobRunner", "Maintenance", "WorkerRuntime", "owner_is_dead", "worker_identity"]
+
+logger = logging.getLogger(__name__)
+
+_HOST = socket.gethostname()
+
+
+def worker_identity() -> str:
+    """This process's lease owner name: ``host:pid:nonce`` (the nonce tells a restarted pid 1 from its past)."""
+    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_is_dead(owner: str, me: str) -> bool:
+    """Whether lease owner ``owner`` is a process of this host that no longer runs (never guesses for others)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, _nonce = rest.partition(":")
+    if host != _HOST or not pid_text.isdigit() or owner == me:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # our pid, another nonce: a process that had this pid before us (a restarted container)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class JobRunner:
+    """Runs announced jobs in this process (``__call__`` is the queue's task body)."""
+
+    def __init__(
+        self, deployment: Deployment, pipeline: TranscriptionPipeline, worker_id: str, on_end: threading.Event
+    ) -> None:
+        self.store = deployment.store
+        self.settings = deployment.settings
+        self.pipeline = pipeline
+        self.worker_id = worker_id
+        self.on_end = on_end
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, job_id: str) -> None:
+        job = self.store.claim_next(self.worker_id, self.settings.lease_seconds, job_id=job_id)
+        if job is None:
+            return  # done, deleted, or another worker has it
+        logger.info("job %s: attempt %d on %s", job.job_id, job.attempts, self.worker_id)
+        with self._tracked(job.job_id), self._heartbeat(job.job_id):
+            ended = self._run(job)
+        if ended:
+            self.on_end.set()  # its webhook, if any, goes out in the next maintenance round: now
+
+    def release_all(self) -> int:
+        """Give the jobs in progress back to the queue (a worker shutting down); how many."""
+        with self._lock:
+            active = sorted(self._active)
+        return sum(self.store.release(job_id, self.worker_id) for job_id in active)
+
+    def _run(self, job: Job) -> bool:
+        started = time.monotonic()
+        media = self.store.get_file(job.key_id, job.file_id)
+        if media is None or not Path(media.path).is_file():
+            message = f"The file {job.file_id} was deleted before the job ran."
+            return self.store.fail(job.job_id, self.worker_id, "not_found", message)
+        try:
+            transcript = self.pipeline.transcribe(Path(media.path), engine_options(job.options))
+        except ProblemError as exc:
+            logger.info("job %s failed: %s", job.job_id, exc)
+            return self.store.fail(job.job_id, self.worker_id, exc.code, exc.detail)
+        except Exception:
+            logger.exception("job %s: the engine failed", job.job_id)
+            message = "The transcription engine failed on this media; the error is in the server's log."
+            return self.store.fail(job.job_id, self.worker_id, TRANSCRIPTION_FAILED, message)
+        ended = self.store.complete(job.job_id, self.worker_id, transcript.job_fields())
+        elapsed = time.monotonic() - started
+        logger.info(
+            "job %s completed: %.1f s of audio in %.1f s (%s)",
+            job.job_id,
+            transcript.duration_seconds,
+            elapsed,
+            "stored" if ended else "discarded: the job was deleted or taken over",
+        )
+        return ended
+
+    @contextlib.contextmanager
+    def _tracked(self, job_id: str) -> Iterator[None]:
+        with self._lock:
+            self._active.add(job_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active.discard(job_id)
+
+    @contextlib.contextmanager
+    def _heartbeat(self, job_id: str) -> Iterator[None]:
+        """Renew the job's lease every third of its length until the block ends."""
+        stop = threading.Event()
+        interval = self.settings.lease_seconds / 3
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                try:
+                    if not self.store.renew_lease(job_id, self.worker_id, self.settings.lease_seconds):
+                        logger.warning("job %s: lease lost (deleted or taken over)", job_id)
+                        return
+                except Exception:  # a locked database for a moment: the next beat tries again
+                    logger.exception("job %s: lease renewal failed", job_id)
+
+        thread = threading.Thread(target=beat, name=f"lease-{job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+class Maintenance:
+    """The periodic round of one process (a daemon thread)."""
+
+    def __init__(
+        self, deployment: Deployment, queue: JobQueue, sender: WebhookSender, worker_id: str, wake: threading.Event
+    ) -> None:
+        self.deployment = deployment
+        self.store = deployment.store
+        self.settings = deployment.settings
+        self.queue = queue
+        self.sender = sender
+        self.worker_id = worker_id
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_purge = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="voxcontract-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.settings.webhook_timeout + 5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.wake.clear()
+            try:
+                self.run_once()
+            except Exception:  # a locked or unreachable database: the next round tries again
+                logger.exception("maintenance round failed")
+            self.wake.wait(self.settings.poll_interval)
+
+    def run_once(self) -> None:
+        self.recover()
+        self.announce_waiting()
+        anyio.run(self.sender.send_due)
+        if time.monotonic() - self._last_purge >= self.settings.purge_interval:
+            self.purge()
+
+    def recover(self) -> int:
+        """Free the jobs of dead local workers, and fail those out of attempts; how many were freed."""
+        dead = {owner for owner in self.store.lease_owners() if owner_is_dead(owner, self.worker_id)}
+        freed = self.store.expire_leases(dead)
+        if freed:
+            logger.warning("%d job(s) of stopped worker(s) %s resume", freed, ", ".join(sorted(dead)))
+        self.store.fail_exhausted()
+        return freed
+
+    def announce_waiting(self) -> int:
+        """Announce claimable jobs when no announcement is waiting (lost ones, recovered ones); how many."""
+        if self.queue.pending():
+            return 0
+        job_ids = self.store.claimable_job_ids(limit=max(self.settings.workers, 1) * 4)
+        return sum(self.queue.announce(job_id) for job_id in job_ids)
+
+    def purge(self) -> int:
+        """Delete what retention says is gone; how many media files."""
+        self._last_purge = time.monotonic()
+        paths = self.store.purge_expired()
+        for path in paths:
+            self.deployment.media.discard(path)
+        if paths:
+            logger.info("retention: %d media file(s) deleted", len(paths))
+        return len(paths)
+
+
+class WorkerRuntime:
+    """One process's queue, runner, webhook sender and maintenance (and its consumer, if it runs jobs)."""
+
+    def __init__(self, deployment: Deployment, pipeline: TranscriptionPipeline, *, workers: int) -> None:
+        settings = deployment.settings
+        self.deployment = deployment
+        self.workers = workers
+        self.worker_id = worker_identity()
+        self.wake = threading.Event()
+        self.runner = JobRunner(deployment, pipeline, self.worker_id, self.wake)
+        self.queue = JobQueue(make_huey(settings), self.runner if workers else None)
+        self.sender = WebhookSender(
+            deployment.store.outbox,
+            deployment.keys,
+            settings.network_policy(),
+            schedule=settings.webhook_retry_schedule,
+            timeout=settings.webhook_timeout,
+        )
+        self.maintenance = Maintenance(deployment, self.queue, self.sender, self.worker_id, self.wake)
+        self._consumer = self.queue.consumer(workers, embedded=True) if workers else None
+
+    def start(self) -> None:
+        """Start the maintenance thread and (embedded) consumer threads."""
+        self.deployment.media.sweep_incoming()
+        self.maintenance.start()
+        if self._consumer is not None:
+            self._consumer.start()
+        logger.info("worker %s: %d job thread(s)", self.worker_id, self.workers)
+
+    def stop(self) -> None:
+        """Stop taking jobs, give the running ones back (they resume elsewhere or at the next start)."""
+        if self._consumer is not None:
+            self._consumer.stop(graceful=False)
+        released = self.runner.release_all()
+        if released:
+            logger.info("worker %s: %d running job(s) given back to the queue", self.worker_id, released)
+        self.maintenance.stop()
+
+    def run_foreground(self) -> None:
+        """``voxcontract worker``: a consumer in the main thread (Huey's signal handling), maintenance beside it."""
+        self.deployment.media.sweep_incoming()
+        self.maintenance.start()
+        consumer = self.queue.consumer(self.workers, embedded=False)
+        try:
+            consumer.run()
+        finally:
+            released = self.runner.release_all()
+            if released:
+                logger.info("worker %s: %d running job(s) given back to the queue", self.worker_id, released)
+            self.maintenance.stop()
