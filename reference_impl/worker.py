@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import anyio
@@ -213,10 +214,10 @@ class Maintenance:
         job_ids = self.store.claimable_job_ids(limit=max(self.settings.workers, 1) * 4)
         return sum(self.queue.announce(job_id) for job_id in job_ids)
 
-    def purge(self) -> int:
-        """Delete what retention says is gone; how many media files."""
+    def purge(self, now: datetime | None = None) -> int:
+        """Delete what retention says is gone (by ``now``); how many media files."""
         self._last_purge = time.monotonic()
-        paths = self.store.purge_expired()
+        paths = self.store.purge_expired(now)
         for path in paths:
             self.deployment.media.discard(path)
         if paths:
