@@ -188,16 +188,30 @@ def registered_audio(media_types: Sequence[str], audio: bytes) -> Iterator[None]
                 MEDIA_TYPE_STRATEGIES.pop(name, None)
 
 
+#: Refusals the contract documents for data no schema can rule out: they depend on the deployment and the world.
+_DOCUMENTED_REFUSALS: dict[tuple[str, int], frozenset[str]] = {
+    # A well-formed language code the model lacks; diarization on a deployment without it.
+    ("POST /v1/transcribe", 422): frozenset({"language_not_supported", "diarization_unavailable"}),
+    # A webhook URL whose host resolves to a refused (private, loopback, ...) address.
+    ("POST /v1/transcribe", 400): frozenset({"url_not_allowed"}),
+    # A media URL that cannot be fetched (no network, no such host), is refused, or is not media.
+    ("POST /v1/upload", 400): frozenset({"url_fetch_failed", "url_not_allowed", "unsupported_media"}),
+    ("POST /v1/upload", 413): frozenset({"payload_too_large"}),
+}
+
+
 def documented_refusal(failure: Failure, case: Case[Any], response: Response) -> bool:
     """Whether a "schema-valid request rejected" is the contract's documented answer to data no schema rules out.
 
-    A well-formed language code the service does not support is ``422 language_not_supported``; a cursor the
-    service never issued is ``400`` (cursors are opaque: only ``next_cursor`` is valid). Nothing else is excused.
+    A well-formed language code the service does not support is ``422 language_not_supported``; a media URL the
+    service cannot fetch is ``400 url_fetch_failed``; a cursor the service never issued is ``400`` (cursors are
+    opaque: only ``next_cursor`` is valid). See :data:`_DOCUMENTED_REFUSALS`; nothing else is excused.
     """
     if not isinstance(failure, RejectedPositiveData):
         return False
-    if response.status_code == 422:
-        return _problem_code(response) == "language_not_supported"
+    codes = _DOCUMENTED_REFUSALS.get((case.operation.label, response.status_code))
+    if codes is not None and _problem_code(response) in codes:
+        return True
     return response.status_code == 400 and case.operation.label == "GET /v1/jobs" and "cursor" in (case.query or {})
 
 

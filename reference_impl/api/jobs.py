@@ -26,7 +26,7 @@ from reference_impl.net import check_url
 from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.store import JobCursor
 from voxcontract.auth import Principal
-from voxcontract.errors import BadRequest, NotFound
+from voxcontract.errors import BadRequest, NotFound, UrlFetchFailed
 from voxcontract.transcription import TranscriptionOptions
 
 __all__ = ["JobsApi", "job_options"]
@@ -52,8 +52,7 @@ class JobsApi:
         options = job_options(body)
         self.pipeline.check(engine_options(options))
         if options["webhook_url"]:
-            policy = self.deployment.settings.network_policy()
-            await anyio.to_thread.run_sync(check_url, options["webhook_url"], policy)
+            await self._check_webhook_url(options["webhook_url"])
         idempotency_key = Headers(scope=connexion_scope._get_current_object()).get("idempotency-key")
         job, created = await anyio.to_thread.run_sync(
             lambda: self._create(token_info.key_id, body, options, idempotency_key)
@@ -62,6 +61,17 @@ class JobsApi:
             logger.info("job %s queued on %s", job.job_id, job.file_id)
             await self.announce(job.job_id)
         return _job_answer(job, 202)
+
+    async def _check_webhook_url(self, url: str) -> None:
+        """Refuse (400 ``url_not_allowed``) a webhook URL that points at a refused address now.
+
+        A host that does not resolve now is accepted: DNS may change before the job ends, and every delivery
+        checks the URL again (a refused address then fails the delivery, never reaches the network).
+        """
+        try:
+            await anyio.to_thread.run_sync(check_url, url, self.deployment.settings.network_policy())
+        except UrlFetchFailed as exc:
+            logger.info("webhook URL accepted, not resolvable now (%s)", exc.detail)
 
     def _create(
         self, key_id: str, body: dict[str, Any], options: dict[str, Any], idempotency_key: str | None

@@ -6,50 +6,14 @@ Measured when written (2 cores): en-us 1/40 words wrong, en-gb-x-rp 2/37, 3.9 % 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
-import av
 import pytest
 
 from reference_impl.engine import WhisperTranscriber
+from tests.reference_impl.speech import SENTENCES, WER_BAR, speak, to_flac
 from tests.reference_impl.wer import edit_distance, words
 from voxcontract.transcription import Transcript, TranscriptionOptions
-
-WER_BAR = 0.10
-SENTENCES = {
-    "en-us": [
-        "The quarterly report shows that sales grew by a small margin in the northern region.",
-        "Our team will present the new design to the board on Monday morning.",
-        "After lunch we will walk through the open questions one by one.",
-    ],
-    "en-gb-x-rp": [
-        "Please remember to bring your laptop and a copy of the budget to the meeting.",
-        "The weather forecast predicts heavy rain for most of the coming week.",
-        "Thank you all for coming, and have a pleasant evening.",
-    ],
-}
-
-
-def speak(voice: str, text: str, path: Path) -> Path:
-    espeak = shutil.which("espeak-ng")
-    assert espeak, "espeak-ng is missing: run ./dev setup (it installs the Debian package)"
-    subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(path), text], check=True, capture_output=True)
-    return path
-
-
-def to_flac(wav: Path) -> Path:
-    flac = wav.with_suffix(".flac")
-    with av.open(str(wav)) as source, av.open(str(flac), "w", format="flac") as target:
-        stream = target.add_stream("flac", rate=source.streams.audio[0].rate)
-        for frame in source.decode(audio=0):
-            frame.pts = None
-            for packet in stream.encode(frame):  # type: ignore[union-attr]
-                target.mux(packet)
-        for packet in stream.encode(None):  # type: ignore[union-attr]
-            target.mux(packet)
-    return flac
 
 
 @pytest.fixture(scope="module")
