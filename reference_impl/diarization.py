@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import logging
 import threading
 import warnings
@@ -49,26 +50,31 @@ MIN_WINDOW_SECONDS = 1.5
 # Less voiced audio than this (after resemblyzer trims silences) gives no usable embedding.
 MIN_VOICED_SECONDS = 0.2
 SILENCE_RMS = 1e-4
+_MODULES = ("resemblyzer", "torch", "scipy")
 
 Audio = npt.NDArray[np.float32]
+Embedding = npt.NDArray[np.float32]
 _encoder: Any = None
 _encoder_lock = threading.Lock()
 
 
 @functools.cache
 def diarization_available() -> bool:
-    """Whether the ``diarization`` extra imports (resemblyzer, torch, webrtcvad); the answer is cached."""
+    """Whether the ``diarization`` extra is installed; the answer is cached.
+
+    Cheap on purpose (milliseconds, nothing heavy loaded): every API process and worker asks at start-up, and importing
+    torch and librosa would cost each of them a second and 250 MB. So resemblyzer, torch and scipy are only looked
+    up; webrtcvad, the one a bad install breaks (see ./dev's repair_webrtcvad), is imported. The real import happens
+    on first use, and its failure is a :class:`~voxcontract.errors.DiarizationUnavailable` too.
+    """
+    missing = [name for name in _MODULES if importlib.util.find_spec(name) is None]
     try:
-        with warnings.catch_warnings():
-            # resemblyzer 0.1.4 imports binary_dilation from a scipy namespace deprecated since 1.8 (still there).
-            warnings.filterwarnings("ignore", "Please import `binary_dilation`", DeprecationWarning)
-            import resemblyzer  # noqa: F401
-        import torch  # noqa: F401
         import webrtcvad  # noqa: F401
-    except (ImportError, OSError) as exc:
-        logger.info("speaker diarization unavailable: %r", exc)
-        return False
-    return True
+    except ImportError as exc:
+        missing.append(f"webrtcvad ({exc})")
+    if missing:
+        logger.info("speaker diarization unavailable, missing: %s", ", ".join(missing))
+    return not missing
 
 
 def _require_diarization() -> None:
@@ -80,11 +86,21 @@ def _load_encoder() -> Any:
     global _encoder
     with _encoder_lock:
         if _encoder is None:
-            from resemblyzer import VoiceEncoder
-
             logger.info("loading the resemblyzer voice encoder on cpu")
-            _encoder = VoiceEncoder("cpu", verbose=False)
+            _encoder = _import_resemblyzer().VoiceEncoder("cpu", verbose=False)
         return _encoder
+
+
+def _import_resemblyzer() -> Any:
+    try:
+        with warnings.catch_warnings():
+            # resemblyzer 0.1.4 imports binary_dilation from a scipy namespace deprecated since 1.8 (still there).
+            warnings.filterwarnings("ignore", "Please import `binary_dilation`", DeprecationWarning)
+            import resemblyzer
+    except (ImportError, OSError) as exc:
+        logger.warning("resemblyzer does not import: %r", exc)
+        raise DiarizationUnavailable(f"speaker diarization does not load on this server; {DIARIZATION_HINT}") from exc
+    return resemblyzer
 
 
 class SpeakerDiarizer:
@@ -106,12 +122,13 @@ class SpeakerDiarizer:
         )
         return dataclasses.replace(transcript, segments=segments)
 
-    def embed(self, media: Path, segments: Sequence[Segment]) -> list[Audio | None]:
+    def embed(self, media: Path, segments: Sequence[Segment]) -> list[Embedding | None]:
         """One voice embedding per segment, ``None`` where the segment has no usable audio."""
+        _require_diarization()
         from faster_whisper import decode_audio
 
-        audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
         encoder = _load_encoder()
+        audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
         return [_embed(encoder, self._window(audio, segment)) for segment in segments]
 
     def _speaker_ids(self, media: Path, segments: Sequence[Segment], speakers_expected: int | None) -> list[int]:
@@ -133,12 +150,12 @@ class SpeakerDiarizer:
         return audio[start : start + needed]
 
 
-def _embed(encoder: Any, samples: Audio) -> Audio | None:
-    from resemblyzer import preprocess_wav
-
+def _embed(encoder: Any, samples: Audio) -> Embedding | None:
     # resemblyzer's volume normalisation divides by the RMS: silence would come back as NaN.
     if samples.size == 0 or float(np.sqrt(np.mean(np.square(samples)))) < SILENCE_RMS:
         return None
+    from resemblyzer import preprocess_wav
+
     voiced = preprocess_wav(samples)
     if len(voiced) < MIN_VOICED_SECONDS * SAMPLE_RATE:
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ from reference_impl.models import is_multilingual, model_languages, resolve_mode
 from voxcontract.errors import UnprocessableEntity, UnsupportedMedia
 from voxcontract.transcription import Segment, Transcript, TranscriptionOptions, Word
 
-__all__ = ["WhisperTranscriber", "resolve_compute_type", "resolve_device"]
+__all__ = ["Progress", "WhisperTranscriber", "resolve_compute_type", "resolve_device"]
+
+#: Called with the fraction of the work done, from 0 to 1.
+Progress = Callable[[float], None]
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +108,14 @@ class WhisperTranscriber:
             )
         raise UnprocessableEntity(f"language {language!r} is not supported by the model")
 
-    def transcribe(self, media: Path, options: TranscriptionOptions) -> Transcript:
-        """Transcribe ``media``; raise ``UnsupportedMedia`` when it cannot be decoded."""
+    def transcribe(self, media: Path, options: TranscriptionOptions, progress: Progress | None = None) -> Transcript:
+        """Transcribe ``media``; raise ``UnsupportedMedia`` when it cannot be decoded.
+
+        ``progress`` is called with the fraction of the audio done (0..1) as segments are decoded.
+        """
         self.check_language(options.language)
         try:
-            raw_segments, info = self._run(media, options)
+            raw_segments, info = self._run(media, options, progress)
         except (av.error.FFmpegError, IndexError) as exc:
             # The decoder's message names server-side paths: log it, answer a plain detail.
             logger.info("undecodable media %s: %r", media, exc)
@@ -130,7 +136,7 @@ class WhisperTranscriber:
             return language
         return None if self.multilingual else "en"
 
-    def _run(self, media: Path, options: TranscriptionOptions) -> tuple[list[Any], Any]:
+    def _run(self, media: Path, options: TranscriptionOptions, progress: Progress | None) -> tuple[list[Any], Any]:
         generator, info = self.model.transcribe(
             str(media),
             language=self.decoding_language(options.language),
@@ -139,7 +145,12 @@ class WhisperTranscriber:
             word_timestamps=options.timestamps == "word",
         )
         # faster-whisper decodes lazily: iterate here so decoding errors surface inside the try.
-        return list(generator), info
+        segments = []
+        for segment in generator:
+            segments.append(segment)
+            if progress is not None and info.duration > 0:
+                progress(min(float(segment.end) / float(info.duration), 1.0))
+        return segments, info
 
 
 def _clamp(value: float, low: float, high: float) -> float:

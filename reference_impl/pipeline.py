@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from reference_impl.diarization import DIARIZATION_HINT, SpeakerDiarizer, diarization_available
-from reference_impl.engine import WhisperTranscriber
+from reference_impl.engine import Progress, WhisperTranscriber
 from reference_impl.settings import ReferenceSettings
 from voxcontract.errors import DiarizationUnavailable
 from voxcontract.transcription import Transcript, TranscriptionOptions
@@ -20,6 +20,9 @@ from voxcontract.transcription import Transcript, TranscriptionOptions
 __all__ = ["TranscriptionPipeline", "build_pipeline"]
 
 logger = logging.getLogger(__name__)
+
+#: The part of a job's progress that transcription accounts for when speakers are labelled after it.
+_TRANSCRIPTION_SHARE = 0.9
 
 
 class TranscriptionPipeline:
@@ -35,9 +38,16 @@ class TranscriptionPipeline:
         if options.diarization and self.diarizer is None:
             raise DiarizationUnavailable(f"Speaker diarization is not enabled on this deployment: {DIARIZATION_HINT}")
 
-    def transcribe(self, media: Path, options: TranscriptionOptions) -> Transcript:
+    def transcribe(self, media: Path, options: TranscriptionOptions, progress: Progress | None = None) -> Transcript:
+        """Transcribe, then label speakers when asked; ``progress`` gets the fraction done (diarization: the end)."""
         self.check(options)
-        transcript = self.transcriber.transcribe(media, options)
+        share = _TRANSCRIPTION_SHARE if options.diarization else 1.0
+
+        def transcribing(done: float) -> None:
+            if progress is not None:
+                progress(done * share)
+
+        transcript = self.transcriber.transcribe(media, options, transcribing)
         if options.diarization and self.diarizer is not None:
             transcript = self.diarizer.label(media, transcript, options.speakers_expected)
         elif any(segment.speaker for segment in transcript.segments):

@@ -40,6 +40,19 @@ __all__ = ["JobRunner", "Maintenance", "WorkerRuntime", "owner_is_dead", "worker
 logger = logging.getLogger(__name__)
 
 _HOST = socket.gethostname()
+#: Seconds between progress reports of a running job (and lease renewals, when the lease is long).
+_PROGRESS_INTERVAL = 1.0
+
+
+class _Progress:
+    """The latest progress of a running job, written by the engine's thread, read by the heartbeat."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def update(self, done: float) -> None:
+        # Kept below 1: the job reaches 1 only when it completes.
+        self.value = max(self.value, min(done, 0.99))
 
 
 def worker_identity() -> str:
@@ -84,8 +97,9 @@ class JobRunner:
         if job is None:
             return  # done, deleted, or another worker has it
         logger.info("job %s: attempt %d on %s", job.job_id, job.attempts, self.worker_id)
-        with self._tracked(job.job_id), self._heartbeat(job.job_id):
-            ended = self._run(job)
+        progress = _Progress()
+        with self._tracked(job.job_id), self._heartbeat(job.job_id, progress):
+            ended = self._run(job, progress)
         if ended:
             self.on_end.set()  # its webhook, if any, goes out in the next maintenance round: now
 
@@ -95,14 +109,14 @@ class JobRunner:
             active = sorted(self._active)
         return sum(self.store.release(job_id, self.worker_id) for job_id in active)
 
-    def _run(self, job: Job) -> bool:
+    def _run(self, job: Job, progress: _Progress) -> bool:
         started = time.monotonic()
         media = self.store.get_file(job.key_id, job.file_id)
         if media is None or not Path(media.path).is_file():
             message = f"The file {job.file_id} was deleted before the job ran."
             return self.store.fail(job.job_id, self.worker_id, "not_found", message)
         try:
-            transcript = self.pipeline.transcribe(Path(media.path), engine_options(job.options))
+            transcript = self.pipeline.transcribe(Path(media.path), engine_options(job.options), progress.update)
         except ProblemError as exc:
             logger.info("job %s failed: %s", job.job_id, exc)
             return self.store.fail(job.job_id, self.worker_id, exc.code, exc.detail)
@@ -132,15 +146,19 @@ class JobRunner:
                 self._active.discard(job_id)
 
     @contextlib.contextmanager
-    def _heartbeat(self, job_id: str) -> Iterator[None]:
-        """Renew the job's lease every third of its length until the block ends."""
+    def _heartbeat(self, job_id: str, progress: _Progress) -> Iterator[None]:
+        """Renew the job's lease (and report its progress) every third of the lease, or every second if sooner,
+        until the block ends."""
         stop = threading.Event()
-        interval = self.settings.lease_seconds / 3
+        interval = min(self.settings.lease_seconds / 3, _PROGRESS_INTERVAL)
 
         def beat() -> None:
             while not stop.wait(interval):
                 try:
-                    if not self.store.renew_lease(job_id, self.worker_id, self.settings.lease_seconds):
+                    renewed = self.store.renew_lease(
+                        job_id, self.worker_id, self.settings.lease_seconds, progress=progress.value
+                    )
+                    if not renewed:
                         logger.warning("job %s: lease lost (deleted or taken over)", job_id)
                         return
                 except Exception:  # a locked database for a moment: the next beat tries again
