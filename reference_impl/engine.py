@@ -28,7 +28,7 @@ Progress = Callable[[float], None]
 
 logger = logging.getLogger(__name__)
 
-_ModelKey = tuple[str, str, str, int]
+_ModelKey = tuple[str, str, str, int, int]
 _models: dict[_ModelKey, Any] = {}
 _models_lock = threading.Lock()
 _MULTILINGUAL_HINT = (
@@ -58,9 +58,11 @@ def _load_model(key: _ModelKey) -> Any:
         if key not in _models:
             from faster_whisper import WhisperModel
 
-            path, device, compute_type, cpu_threads = key
+            path, device, compute_type, cpu_threads, num_workers = key
             logger.info("loading Whisper model %s on %s (%s)", path, device, compute_type)
-            _models[key] = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+            _models[key] = WhisperModel(
+                path, device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers
+            )
         return _models[key]
 
 
@@ -78,6 +80,7 @@ class WhisperTranscriber:
         device: str = "auto",
         compute_type: str = "auto",
         cpu_threads: int = 0,
+        num_workers: int = 1,
         beam_size: int = 5,
         vad_filter: bool = True,
     ) -> None:
@@ -85,6 +88,8 @@ class WhisperTranscriber:
         self.device = resolve_device(device)
         self.compute_type = resolve_compute_type(compute_type, self.device)
         self.cpu_threads = cpu_threads
+        #: Transcriptions the one model runs in parallel (CTranslate2 workers): a process's job threads.
+        self.num_workers = max(num_workers, 1)
         self.beam_size = beam_size
         self.vad_filter = vad_filter
         self.multilingual = is_multilingual(self.model_path)
@@ -92,7 +97,7 @@ class WhisperTranscriber:
     @property
     def model(self) -> Any:
         """The ``faster_whisper.WhisperModel``, loaded on first use and shared within the process."""
-        return _load_model((str(self.model_path), self.device, self.compute_type, self.cpu_threads))
+        return _load_model((str(self.model_path), self.device, self.compute_type, self.cpu_threads, self.num_workers))
 
     def supported_languages(self) -> frozenset[str]:
         """Language codes this model transcribes (``{"en"}`` for an English-only model)."""

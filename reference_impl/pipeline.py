@@ -65,6 +65,7 @@ def build_pipeline(settings: ReferenceSettings) -> TranscriptionPipeline:
         device=settings.device,
         compute_type=settings.compute_type,
         cpu_threads=settings.cpu_threads,
+        num_workers=settings.workers,
         beam_size=settings.beam_size,
         vad_filter=settings.vad_filter,
     )

@@ -10,10 +10,12 @@ maintenance round (:mod:`reference_impl.worker`) announces it again. Another Hue
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from huey import Huey, SqliteHuey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
 
 from reference_impl.settings import ReferenceSettings
 
@@ -22,8 +24,10 @@ __all__ = ["PROCESS_JOB_TASK", "EmbeddedConsumer", "JobQueue", "make_huey"]
 logger = logging.getLogger(__name__)
 
 PROCESS_JOB_TASK = "voxcontract.process_job"
-#: The longest a consumer's idle worker sleeps between polls of the queue (Huey's default is 10 s).
-_MAX_POLL_DELAY = 0.5
+#: The longest a consumer's idle worker sleeps between polls of the queue (Huey's default is 10 s): how long a job
+#: announced by another process may wait for an idle worker. Announcements made in the consumer's own process wake
+#: a worker at once.
+_MAX_POLL_DELAY = 0.25
 
 
 def make_huey(settings: ReferenceSettings) -> Huey:
@@ -50,6 +54,8 @@ class JobQueue:
         self.huey = huey
         self._handler = handler
         self._task = huey.task(name=PROCESS_JOB_TASK)(self._process)
+        # One release per announcement made here: an idle worker of this process wakes at once instead of polling.
+        self._announced = threading.Semaphore(0)
 
     def _process(self, job_id: str) -> None:
         if self._handler is None:
@@ -63,6 +69,7 @@ class JobQueue:
         except Exception:  # the row is the truth: the maintenance round announces it again
             logger.exception("could not announce job %s; it will be announced again", job_id)
             return False
+        self._announced.release()
         return True
 
     def pending(self) -> int:
@@ -71,7 +78,8 @@ class JobQueue:
 
     def consumer(self, workers: int, *, embedded: bool) -> Consumer:
         """A consumer of ``workers`` threads; ``embedded`` leaves signal handlers to the host program."""
-        kind = EmbeddedConsumer if embedded else Consumer
+        base = EmbeddedConsumer if embedded else Consumer
+        kind = type("JobConsumer", (base,), {"worker_class": _waking_worker(self._announced)})
         return kind(
             self.huey,
             workers=workers,
@@ -80,3 +88,15 @@ class JobQueue:
             max_delay=_MAX_POLL_DELAY,
             check_worker_health=True,
         )
+
+
+def _waking_worker(announced: threading.Semaphore) -> type[Any]:
+    """Huey's worker, whose idle sleep ends early when this process announces a job."""
+
+    class WakingWorker(Worker):  # type: ignore[misc]
+        def sleep(self) -> None:
+            delay = min(float(getattr(self, "delay", 0.0)), float(self.max_delay))
+            announced.acquire(timeout=delay)
+            self.delay = delay * self.backoff
+
+    return WakingWorker

@@ -92,6 +92,8 @@ def serve_args(data_dir: Path, port: int, receiver: WebhookReceiver, *extra: str
         "0.2,0.5,1",
         "--url-allowlist",
         f"127.0.0.1:{receiver.port}",
+        "--rate-limit",
+        "6000/minute",  # the test polls every 0.1 s
         *extra,
     )
 
