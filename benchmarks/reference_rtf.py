@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -50,6 +51,10 @@ import httpx
 from faster_whisper.audio import decode_audio
 from rich.console import Console
 from rich.table import Table
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from reference_impl.app import ReferenceApp, create_app
 from reference_impl.engine import WhisperTranscriber, resolve_compute_type, resolve_device
@@ -169,16 +174,9 @@ def audio_duration(path: Path) -> float:
 
 
 def direct_transcriber(settings: ReferenceSettings) -> WhisperTranscriber:
-    """faster-whisper as the server's pipeline builds it, from the same settings."""
-    return WhisperTranscriber(
-        settings.model,
-        data_dir=settings.data_path,
-        device=settings.device,
-        compute_type=settings.compute_type,
-        cpu_threads=settings.cpu_threads,
-        beam_size=settings.beam_size,
-        vad_filter=settings.vad_filter,
-    )
+    """faster-whisper exactly as the server's pipeline builds it from the same settings (``num_workers`` included:
+    N threads transcribe in parallel on one model, as the server's N job threads do)."""
+    return build_pipeline(settings).transcriber
 
 
 def direct_round(transcriber: WhisperTranscriber, audio: Path, n: int) -> list[Span]:
@@ -212,11 +210,50 @@ class TimedPipeline(TranscriptionPipeline):
                 self.spans[str(media)] = (began, time.perf_counter())
 
 
+class CompletionListener:
+    """A local webhook receiver: when each job's ``transcription.completed`` event arrived (perf_counter)."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self._condition = threading.Condition()
+        self._server = BackgroundServer(Starlette(routes=[Route("/hook", self._receive, methods=["POST"])]))
+
+    @property
+    def url(self) -> str:
+        return self._server.base_url + "/hook"
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    async def _receive(self, request: Request) -> Response:
+        at = time.perf_counter()
+        event = json.loads(await request.body())
+        with self._condition:
+            self.arrived.setdefault(event["data"]["job_id"], at)
+            self._condition.notify_all()
+        return Response(status_code=204)
+
+    def wait(self, job_id: str, timeout: float = JOB_TIMEOUT) -> float:
+        with self._condition:
+            if not self._condition.wait_for(lambda: job_id in self.arrived, timeout):
+                raise RuntimeError(f"no webhook for job {job_id} within {timeout} s")
+            return self.arrived[job_id]
+
+    def __enter__(self) -> CompletionListener:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop()
+
+
 @dataclass(frozen=True, slots=True)
 class Server:
     url: str
     app: ReferenceApp
     pipeline: TimedPipeline
+    listener: CompletionListener | None
 
     def engine_span(self, file_id: str) -> tuple[float, float]:
         media = self.app.deployment.store.get_file(key_fingerprint(API_KEY), file_id)
@@ -226,32 +263,38 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(settings: ReferenceSettings) -> Iterator[Server]:
+def serve(settings: ReferenceSettings, notify: str) -> Iterator[Server]:
     """The reference server on 127.0.0.1 (uvicorn on a thread of this process), the benchmark's key imported."""
-    pipeline = TimedPipeline(build_pipeline(settings))
-    app = create_app(settings, pipeline=pipeline)
-    app.deployment.keys.ensure(API_KEY, "benchmark")
-    try:
-        with BackgroundServer(app) as server:
-            yield Server(server.base_url, app, pipeline)
-    finally:
-        app.deployment.close()
+    with contextlib.ExitStack() as stack:
+        listener = stack.enter_context(CompletionListener()) if notify == "webhook" else None
+        if listener is not None:  # the server may post to this one local address (its SSRF rules refuse the rest)
+            settings = dataclasses.replace(settings, url_allowlist=(f"127.0.0.1:{listener.port}",))
+        pipeline = TimedPipeline(build_pipeline(settings))
+        app = create_app(settings, pipeline=pipeline)
+        app.deployment.keys.ensure(API_KEY, "benchmark")
+        stack.callback(app.deployment.close)
+        server = stack.enter_context(BackgroundServer(app))
+        yield Server(server.base_url, app, pipeline, listener)
 
 
-def api_job(url: str, audio: Path) -> ApiRun:
-    """Upload, transcribe, poll every 50 ms until completed (bounded), download the transcript."""
+def api_job(server: Server, audio: Path) -> ApiRun:
+    """Upload, transcribe, wait for the completion (webhook, or polling), download the transcript."""
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
         upload_start = time.perf_counter()
         with audio.open("rb") as media:
             uploaded = client.post("/v1/upload", files={"file": (audio.name, media, "application/octet-stream")})
         _expect(uploaded, 201)
         submit_start = time.perf_counter()
-        started = client.post("/v1/transcribe", json={"file_id": uploaded.json()["file_id"]})
+        body = {"file_id": uploaded.json()["file_id"]}
+        if server.listener is not None:
+            body["webhook_url"] = server.listener.url
+        started = client.post("/v1/transcribe", json=body)
         _expect(started, 202)
         submitted = time.perf_counter()
         job_id = started.json()["job_id"]
-        completed_seen = wait_completed(client, job_id)
+        listener = server.listener
+        completed_seen = listener.wait(job_id) if listener is not None else wait_completed(client, job_id)
         _expect(client.get(f"/v1/transcripts/{job_id}"), 200)
         downloaded = time.perf_counter()
     return ApiRun(uploaded.json()["file_id"], upload_start, submit_start, submitted, completed_seen, downloaded)
@@ -280,7 +323,7 @@ def _expect(response: httpx.Response, status: int) -> None:
 
 def api_round(server: Server, audio: Path, n: int) -> tuple[list[Span], list[Span]]:
     """One round of ``n`` concurrent jobs: the "job" spans and the "end to end" spans (with phases)."""
-    runs = run_parallel(n, lambda: api_job(server.url, audio))
+    runs = run_parallel(n, lambda: api_job(server, audio))
     jobs, ends = [], []
     for run in runs:
         engine_start, engine_end = server.engine_span(run.file_id)
@@ -312,6 +355,9 @@ class Plan:
     device: str
     cpu_threads: int | None
     data_root: Path
+    #: How API jobs learn their completion: "webhook" (a local receiver: no polling competes with the engine for
+    #: the CPU) or "poll" (GET /v1/status every POLL_INTERVAL).
+    notify: str = "webhook"
 
     @property
     def compute_type(self) -> str:
@@ -352,7 +398,7 @@ def measure(plan: Plan, concurrency: int, results: Results, console: Console) ->
     transcriber = direct_transcriber(settings)
     direct, job, end_to_end = (_new_cell(plan, mode, concurrency, results) for mode in MODES)
     phases = results.phases.setdefault(concurrency, {})
-    with serve(settings) as server:
+    with serve(settings, plan.notify) as server:
         console.log(f"{concurrency} job(s): warm-up (loads the model), server on {server.url}")
         direct_round(transcriber, plan.audio, concurrency)
         api_round(server, plan.audio, concurrency)
@@ -413,8 +459,12 @@ def _cpu_model() -> str:
 def result_table(plan: Plan, results: Results) -> Table:
     table = Table(
         title=f"Reference server vs faster-whisper direct: {plan.model}, {plan.device} {plan.compute_type}, beam 5, "
-        f"VAD, {plan.audio_seconds:.1f} s of audio per job, median of {plan.repeat} round(s); API polls every "
-        f"{POLL_INTERVAL * 1000:.0f} ms (its resolution)"
+        f"VAD, {plan.audio_seconds:.1f} s of audio per job, median of {plan.repeat} round(s); the client learns "
+        + (
+            "the end from the job's webhook"
+            if plan.notify == "webhook"
+            else f"the end by polling every {POLL_INTERVAL * 1000:.0f} ms"
+        )
     )
     for column in ("mode", "conc.", "cpu threads/job", "audio s", "wall s", "wall min-max", "RTF", "API/direct - 1"):
         table.add_column(column, justify="left" if column == "mode" else "right")
@@ -436,7 +486,8 @@ def result_table(plan: Plan, results: Results) -> Table:
 def phase_table(results: Results) -> Table:
     table = Table(
         title="API jobs by phase, median ms over every measured job (pickup: transcribe answered → engine starts; "
-        "completion: engine done → completed seen by polling; the last two: the job's wall time outside the engine)"
+        "completion: engine done → the client knows (webhook or poll); the last two: the job's wall time outside "
+        "the engine)"
     )
     names = ("direct engine", *PHASES, *OVERHEADS)
     table.add_column("conc.", justify="right")
@@ -455,7 +506,8 @@ def results_json(plan: Plan, results: Results) -> dict[str, Any]:
         "audio": {"path": str(plan.audio), "seconds": plan.audio_seconds},
         "engine": {"model": plan.model, "device": plan.device, "compute_type": plan.compute_type},
         "repeat": plan.repeat,
-        "poll_interval_seconds": POLL_INTERVAL,
+        "notify": plan.notify,
+        "poll_interval_seconds": POLL_INTERVAL if plan.notify == "poll" else None,
         "results": [
             {
                 "mode": cell.mode,
@@ -482,6 +534,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default=ReferenceSettings().model, help="tiny.en, base, or a CTranslate2 directory")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--notify",
+        choices=("webhook", "poll"),
+        default="webhook",
+        help="how the client learns a job completed: its webhook (default), or polling every 50 ms",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.repeat < 1 or (args.cpu_threads is not None and args.cpu_threads < 1):
         parser.error("--concurrency, --repeat and --cpu-threads must be >= 1")
@@ -503,6 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=resolve_device(args.device),
             cpu_threads=args.cpu_threads,
             data_root=Path(temp),
+            notify=args.notify,
         )
         results = run(plan, console)
     out = Console(width=200)

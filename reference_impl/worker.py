@@ -159,7 +159,8 @@ class JobRunner:
                         job_id, self.worker_id, self.settings.lease_seconds, progress=progress.value
                     )
                     if not renewed:
-                        logger.warning("job %s: lease lost (deleted or taken over)", job_id)
+                        if not stop.is_set():  # not the race with the job's own end
+                            logger.warning("job %s: lease lost (deleted or taken over)", job_id)
                         return
                 except Exception:  # a locked database for a moment: the next beat tries again
                     logger.exception("job %s: lease renewal failed", job_id)
