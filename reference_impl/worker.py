@@ -35,7 +35,7 @@ from reference_impl.queue import JobQueue, make_huey
 from reference_impl.store import TRANSCRIPTION_FAILED
 from voxcontract.errors import ProblemError
 
-__all__ = ["JobRunner", "Maintenance", "WorkerRuntime", "owner_is_dead", "worker_identity"]
+__all__ = ["JobCancelled", "JobRunner", "Maintenance", "WorkerRuntime", "owner_is_dead", "worker_identity"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +44,21 @@ _HOST = socket.gethostname()
 _PROGRESS_INTERVAL = 1.0
 
 
+class JobCancelled(Exception):
+    """The job was deleted (or taken over) while the engine worked on it: stop working on it."""
+
+
 class _Progress:
-    """The latest progress of a running job, written by the engine's thread, read by the heartbeat."""
+    """The latest progress of a running job, written by the engine's thread, read by the heartbeat; the heartbeat
+    marks it ``cancelled`` when the lease is lost, and the engine's next report stops the work."""
 
     def __init__(self) -> None:
         self.value = 0.0
+        self.cancelled = False
 
     def update(self, done: float) -> None:
+        if self.cancelled:
+            raise JobCancelled()
         # Kept below 1: the job reaches 1 only when it completes.
         self.value = max(self.value, min(done, 0.99))
 
@@ -117,6 +125,9 @@ class JobRunner:
             return self.store.fail(job.job_id, self.worker_id, "not_found", message)
         try:
             transcript = self.pipeline.transcribe(Path(media.path), engine_options(job.options), progress.update)
+        except JobCancelled:
+            logger.info("job %s: stopped, it was deleted or taken over", job.job_id)
+            return False
         except ProblemError as exc:
             logger.info("job %s failed: %s", job.job_id, exc)
             return self.store.fail(job.job_id, self.worker_id, exc.code, exc.detail)
@@ -160,7 +171,8 @@ class JobRunner:
                     )
                     if not renewed:
                         if not stop.is_set():  # not the race with the job's own end
-                            logger.warning("job %s: lease lost (deleted or taken over)", job_id)
+                            logger.info("job %s: lease lost (deleted or taken over)", job_id)
+                            progress.cancelled = True
                         return
                 except Exception:  # a locked database for a moment: the next beat tries again
                     logger.exception("job %s: lease renewal failed", job_id)

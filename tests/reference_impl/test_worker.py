@@ -37,12 +37,14 @@ class FakePipeline:
     def __init__(self, outcome: Transcript | Exception, seconds: float = 0.0) -> None:
         self.outcome = outcome
         self.seconds = seconds
+        self.steps = 0
 
     def transcribe(self, media: Path, options: TranscriptionOptions, progress: Any = None) -> Transcript:
         for step in range(1, 5):
             time.sleep(self.seconds / 4)
             if progress is not None:
                 progress(step / 4)
+            self.steps = step
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
@@ -146,6 +148,25 @@ def test_a_job_is_claimed_once_and_a_deleted_job_is_left_alone(deployment: Deplo
     assert deployment.store.delete_job("key_a", gone)
     first(gone)
     assert deployment.store.get_job("key_a", gone) is None
+
+
+def test_a_job_deleted_while_running_stops_the_engine(deployment: Deployment) -> None:
+    job_id = queued_job(deployment)
+    pipeline = FakePipeline(TRANSCRIPT, seconds=4.0)
+    work = threading.Thread(
+        target=JobRunner(deployment, pipeline, worker_identity(), threading.Event()),  # type: ignore[arg-type]
+        args=(job_id,),
+    )
+    work.start()
+    deadline = time.monotonic() + 10
+    while (job := deployment.store.get_job("key_a", job_id)) and job.status != JobStatus.PROCESSING:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert deployment.store.delete_job("key_a", job_id)
+    work.join(timeout=10)
+    assert not work.is_alive()
+    assert pipeline.steps < 4  # stopped at its next progress report after the lease was found lost
+    assert deployment.store.get_job("key_a", job_id) is None
 
 
 def test_release_all_gives_running_jobs_back(deployment: Deployment) -> None:
