@@ -187,7 +187,9 @@ class JobRunner:
 
 
 class Maintenance:
-    """The periodic round of one process (a daemon thread)."""
+    """The periodic work of one process, on two daemon threads: housekeeping (recover, announce, purge) every
+    ``poll_interval``, and webhook delivery, woken at once when a job of this process ends (``wake``), so that a slow
+    receiver never holds up recovery."""
 
     def __init__(
         self, deployment: Deployment, queue: JobQueue, sender: WebhookSender, worker_id: str, wake: threading.Event
@@ -200,34 +202,41 @@ class Maintenance:
         self.worker_id = worker_id
         self.wake = wake
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._last_purge = 0.0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="voxcontract-maintenance", daemon=True)
-        self._thread.start()
+        for name, target in (("maintenance", self._housekeeping), ("webhooks", self._deliveries)):
+            thread = threading.Thread(target=target, name=f"voxcontract-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
         self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.settings.webhook_timeout + 5)
+        for thread in self._threads:
+            thread.join(timeout=self.settings.webhook_timeout + 5)
+        self._threads.clear()
 
-    def _loop(self) -> None:
+    def _housekeeping(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.recover()
+                self.announce_waiting()
+                if time.monotonic() - self._last_purge >= self.settings.purge_interval:
+                    self.purge()
+            except Exception:  # a locked or unreachable database: the next round tries again
+                logger.exception("maintenance round failed")
+            self._stop.wait(self.settings.poll_interval)
+
+    def _deliveries(self) -> None:
         while not self._stop.is_set():
             self.wake.clear()
             try:
-                self.run_once()
-            except Exception:  # a locked or unreachable database: the next round tries again
-                logger.exception("maintenance round failed")
+                anyio.run(self.sender.send_due)
+            except Exception:
+                logger.exception("webhook round failed")
             self.wake.wait(self.settings.poll_interval)
-
-    def run_once(self) -> None:
-        self.recover()
-        self.announce_waiting()
-        anyio.run(self.sender.send_due)
-        if time.monotonic() - self._last_purge >= self.settings.purge_interval:
-            self.purge()
 
     def recover(self) -> int:
         """Free the jobs of dead local workers, and fail those out of attempts; how many were freed."""
