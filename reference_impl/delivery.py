@@ -62,7 +62,8 @@ class WebhookSender:
 
     async def send_due(self) -> int:
         """Claim the due events (at most a batch) and send them concurrently; how many were attempted."""
-        hold = self.timeout + 30.0
+        # Longer than one attempt can take; a sender that dies mid-attempt delays the event by this much at most.
+        hold = self.timeout + 5.0
         events: list[WebhookEvent] = []
         while len(events) < _BATCH:
             event = await anyio.to_thread.run_sync(self.outbox.claim_due_event, hold)

@@ -263,7 +263,9 @@ class JobStore:
         if not owners:
             return 0
         now = now or utcnow()
-        held = and_(Job.status == JobStatus.PROCESSING, Job.lease_owner.in_(sorted(owners)))
+        held = and_(
+            Job.status == JobStatus.PROCESSING, Job.lease_owner.in_(sorted(owners)), Job.lease_expires_at >= now
+        )
         statement = update(Job).where(held).values(lease_expires_at=now - timedelta(microseconds=1))
         with self._sessions.begin() as session:
             return rowcount(session, statement)

@@ -190,7 +190,8 @@ def test_a_job_survives_kill_9_of_a_worker(tmp_path: Path, long_speech: Path, re
             job = wait_for_job(client, job_id, timeout=120)
             assert job["status"] == "completed", job
             assert f":{child.pid}:" not in (job_row(data_dir, job_id).lease_owner or "")
-        assert_one_event_delivered(receiver, job_id)
+            # While the worker runs: it may be the process sending the webhook.
+            assert_one_event_delivered(receiver, job_id)
     assert job_row(data_dir, job_id).attempts == 2
 
 
