@@ -417,6 +417,8 @@ def _configure_logging(log_level: str) -> None:
     )
     # Connexion warns on every upload that the operation takes two content types: true, and as designed.
     logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
+    # Huey announces its consumer's start-up and every task at INFO; the reference server logs what matters.
+    logging.getLogger("huey").setLevel(max(logging.WARNING, level if isinstance(level, int) else logging.INFO))
 
 
 _CONFORMANCE_ENV = "VOXCONTRACT_CONFORMANCE_"
