@@ -26,7 +26,6 @@ from pathlib import Path
 
 import anyio
 
-from reference_impl.api.jobs import engine_options
 from reference_impl.db import Job
 from reference_impl.delivery import WebhookSender
 from reference_impl.deployment import Deployment
@@ -34,6 +33,7 @@ from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.queue import JobQueue, make_huey
 from reference_impl.store import TRANSCRIPTION_FAILED
 from voxcontract.errors import ProblemError
+from voxcontract.transcription import TranscriptionOptions
 
 __all__ = ["JobCancelled", "JobRunner", "Maintenance", "WorkerRuntime", "owner_is_dead", "worker_identity"]
 
@@ -124,7 +124,9 @@ class JobRunner:
             message = f"The file {job.file_id} was deleted before the job ran."
             return self.store.fail(job.job_id, self.worker_id, "not_found", message)
         try:
-            transcript = self.pipeline.transcribe(Path(media.path), engine_options(job.options), progress.update)
+            transcript = self.pipeline.transcribe(
+                Path(media.path), TranscriptionOptions.from_job_options(job.options), progress.update
+            )
         except JobCancelled:
             logger.info("job %s: stopped, it was deleted or taken over", job.job_id)
             return False

@@ -25,7 +25,7 @@ from mockserver.scenarios import Scenario
 from mockserver.state import MockState
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, NotFound, UnprocessableEntity
-from voxcontract.transcription import Transcript, TranscriptionOptions
+from voxcontract.transcription import Transcript, TranscriptionOptions, job_options
 
 __all__ = ["JobsApi"]
 
@@ -89,7 +89,7 @@ class JobsApi:
 
     async def _create(self, tenant: str, body: dict[str, Any]) -> JobRecord:
         file = self.state.get_file(tenant, str(body["file_id"]))
-        options = _job_options(body)
+        options = job_options(body)
         if not is_supported(options["language"]):
             raise UnprocessableEntity(
                 f'The language {options["language"]!r} is not supported; ask for "auto" or one of Whisper\'s '
@@ -151,22 +151,6 @@ class JobsApi:
         if scenario is not None and scenario.empty_transcript:
             transcript = dataclasses.replace(transcript, text="", segments=())
         return transcript
-
-
-def _job_options(body: dict[str, Any]) -> dict[str, Any]:
-    """The contract's ``JobOptions``: the request's options with every default filled in."""
-    retention = body.get("retention") or {}
-    return {
-        "language": body.get("language", "auto"),
-        "timestamps": body.get("timestamps", "segment"),
-        "diarization": bool(body.get("diarization", False)),
-        "speakers_expected": body.get("speakers_expected"),
-        "webhook_url": body.get("webhook_url"),
-        "retention": {
-            "delete_after_retrieval": bool(retention.get("delete_after_retrieval", False)),
-            "ttl_seconds": retention.get("ttl_seconds"),
-        },
-    }
 
 
 def _failure_message(file: FileRecord, scenario: Scenario | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -13,7 +12,7 @@ from mockserver.state import MockState
 from voxcontract import __version__
 from voxcontract.auth import Principal
 from voxcontract.errors import Conflict
-from voxcontract.subtitles import MEDIA_TYPES, render_srt, render_text, render_vtt
+from voxcontract.subtitles import render_download
 from voxcontract.transcription import Transcript
 
 __all__ = ["ServiceApi", "TranscriptsApi"]
@@ -21,8 +20,6 @@ __all__ = ["ServiceApi", "TranscriptsApi"]
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
-_EXTENSIONS = {"json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
-_RENDERERS = {"text": render_text, "srt": render_srt, "vtt": render_vtt}
 
 
 class TranscriptsApi:
@@ -33,16 +30,9 @@ class TranscriptsApi:
 
     async def get_transcript(self, token_info: Principal, job_id: str, format: str = "json") -> Any:
         job = self.state.get_job(token_info.key_id, job_id)
-        transcript = self._completed_transcript(job)
-        if format == "json":
-            content = json.dumps(transcript.to_dict(job.job_id)).encode("utf-8")
-        else:
-            content = _RENDERERS[format](transcript).encode("utf-8")
-        response = Response(
-            content,
-            media_type=MEDIA_TYPES[format],
-            headers={"Content-Disposition": f'attachment; filename="{job.job_id}.{_EXTENSIONS[format]}"'},
-        )
+        content, media_type, filename = render_download(self._completed_transcript(job), job.job_id, format)
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        response = Response(content, media_type=media_type, headers=disposition)
         if job.options["retention"]["delete_after_retrieval"]:
             self._delete_after_retrieval(job)
         return response

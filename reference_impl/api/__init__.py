@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from reference_impl.api.files import FilesApi
-from reference_impl.api.jobs import JobsApi, engine_options, job_options
+from reference_impl.api.jobs import JobsApi
 from reference_impl.api.transcripts import ServiceApi, TranscriptsApi
 from reference_impl.deployment import Deployment
 from reference_impl.pipeline import TranscriptionPipeline
 
-__all__ = ["FilesApi", "JobsApi", "build_operations", "engine_options", "job_options"]
+__all__ = ["FilesApi", "JobsApi", "build_operations"]
 
 Handler = Callable[..., Any]
 

@@ -27,9 +27,9 @@ from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.store import JobCursor
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, NotFound, UrlFetchFailed
-from voxcontract.transcription import TranscriptionOptions
+from voxcontract.transcription import TranscriptionOptions, job_options
 
-__all__ = ["JobsApi", "job_options"]
+__all__ = ["JobsApi"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class JobsApi:
 
     async def start_transcription(self, token_info: Principal, body: dict[str, Any]) -> Any:
         options = job_options(body)
-        self.pipeline.check(engine_options(options))
+        self.pipeline.check(TranscriptionOptions.from_job_options(options))
         if options["webhook_url"]:
             await self._check_webhook_url(options["webhook_url"])
         idempotency_key = Headers(scope=connexion_scope._get_current_object()).get("idempotency-key")
@@ -119,32 +119,6 @@ class JobsApi:
         if job is None:
             raise NotFound(f"No job {job_id} for this API key.")
         return job
-
-
-def job_options(body: dict[str, Any]) -> dict[str, Any]:
-    """The contract's ``JobOptions``: the request's options with every default filled in."""
-    retention = body.get("retention") or {}
-    return {
-        "language": body.get("language", "auto"),
-        "timestamps": body.get("timestamps", "segment"),
-        "diarization": bool(body.get("diarization", False)),
-        "speakers_expected": body.get("speakers_expected"),
-        "webhook_url": body.get("webhook_url"),
-        "retention": {
-            "delete_after_retrieval": bool(retention.get("delete_after_retrieval", False)),
-            "ttl_seconds": retention.get("ttl_seconds"),
-        },
-    }
-
-
-def engine_options(options: dict[str, Any]) -> TranscriptionOptions:
-    """A job's ``JobOptions`` as the engine's options."""
-    return TranscriptionOptions(
-        language=options["language"],
-        timestamps=options["timestamps"],
-        diarization=options["diarization"],
-        speakers_expected=options["speakers_expected"],
-    )
 
 
 def _job_answer(job: Job, status: int) -> tuple[dict[str, Any], int, dict[str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -15,15 +14,12 @@ from reference_impl.deployment import Deployment
 from voxcontract import __version__
 from voxcontract.auth import Principal
 from voxcontract.errors import Conflict, NotFound
-from voxcontract.subtitles import MEDIA_TYPES, render_srt, render_text, render_vtt
+from voxcontract.subtitles import render_download
 from voxcontract.transcription import Transcript
 
 __all__ = ["ServiceApi", "TranscriptsApi"]
 
 logger = logging.getLogger(__name__)
-
-_EXTENSIONS = {"json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
-_RENDERERS = {"text": render_text, "srt": render_srt, "vtt": render_vtt}
 
 
 class TranscriptsApi:
@@ -36,16 +32,9 @@ class TranscriptsApi:
         job = await anyio.to_thread.run_sync(self.deployment.store.get_job, token_info.key_id, job_id)
         if job is None:
             raise NotFound(f"No job {job_id} for this API key.")
-        transcript = _completed_transcript(job)
-        if format == "json":
-            content = json.dumps(transcript.to_dict(job.job_id)).encode("utf-8")
-        else:
-            content = _RENDERERS[format](transcript).encode("utf-8")
-        response = Response(
-            content,
-            media_type=MEDIA_TYPES[format],
-            headers={"Content-Disposition": f'attachment; filename="{job.job_id}.{_EXTENSIONS[format]}"'},
-        )
+        content, media_type, filename = render_download(_completed_transcript(job), job.job_id, format)
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        response = Response(content, media_type=media_type, headers=disposition)
         if job.options.get("retention", {}).get("delete_after_retrieval"):
             await self._purge(job)
         return response

@@ -6,9 +6,11 @@ whole media, so every completed job can be downloaded in every format.
 
 from __future__ import annotations
 
+import json
+
 from voxcontract.transcription import Segment, Transcript
 
-__all__ = ["MEDIA_TYPES", "render_srt", "render_text", "render_vtt"]
+__all__ = ["MEDIA_TYPES", "render_download", "render_srt", "render_text", "render_vtt"]
 
 #: The download format → the media type the contract documents for it.
 MEDIA_TYPES = {"json": "application/json", "text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
@@ -53,3 +55,15 @@ def render_vtt(transcript: Transcript) -> str:
         for cue in _cues(transcript)
     ]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+_EXTENSIONS = {"json": "json", "text": "txt", "srt": "srt", "vtt": "vtt"}
+
+
+def render_download(transcript: Transcript, job_id: str, format: str) -> tuple[bytes, str, str]:
+    """``GET /v1/transcripts/{job_id}?format=...``: the body, its media type and its download file name."""
+    if format == "json":
+        content = json.dumps(transcript.to_dict(job_id))
+    else:
+        content = {"text": render_text, "srt": render_srt, "vtt": render_vtt}[format](transcript)
+    return content.encode("utf-8"), MEDIA_TYPES[format], f"{job_id}.{_EXTENSIONS[format]}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["Segment", "Transcriber", "Transcript", "TranscriptionOptions", "Word"]
+__all__ = ["Segment", "Transcriber", "Transcript", "TranscriptionOptions", "Word", "job_options"]
 
 TimestampGranularity = Literal["none", "segment", "word"]
 
@@ -22,6 +22,32 @@ class TranscriptionOptions:
     timestamps: TimestampGranularity = "segment"
     diarization: bool = False
     speakers_expected: int | None = None
+
+    @classmethod
+    def from_job_options(cls, options: Mapping[str, Any]) -> TranscriptionOptions:
+        """The engine's part of a job's ``JobOptions`` (see :func:`job_options`)."""
+        return cls(
+            language=options["language"],
+            timestamps=options["timestamps"],
+            diarization=options["diarization"],
+            speakers_expected=options["speakers_expected"],
+        )
+
+
+def job_options(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The contract's ``JobOptions`` of a ``POST /v1/transcribe`` body: the request's options, defaults filled in."""
+    retention = body.get("retention") or {}
+    return {
+        "language": body.get("language", "auto"),
+        "timestamps": body.get("timestamps", "segment"),
+        "diarization": bool(body.get("diarization", False)),
+        "speakers_expected": body.get("speakers_expected"),
+        "webhook_url": body.get("webhook_url"),
+        "retention": {
+            "delete_after_retrieval": bool(retention.get("delete_after_retrieval", False)),
+            "ttl_seconds": retention.get("ttl_seconds"),
+        },
+    }
 
 
 @dataclass(frozen=True, slots=True)

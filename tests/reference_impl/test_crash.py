@@ -120,6 +120,19 @@ def wait_processing(client: httpx.Client, job_id: str, timeout: float = 60.0) ->
     raise AssertionError(f"job {job_id} never started processing")
 
 
+def client_for(port: int) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30)
+
+
+def start_processing(client: httpx.Client, media: Path, webhook_url: str | None = None) -> str:
+    """Upload ``media``, start a job (with a webhook) and wait until a worker has it; the job id."""
+    file_id = upload(client, media)["file_id"]
+    body = {"file_id": file_id} if webhook_url is None else {"file_id": file_id, "webhook_url": webhook_url}
+    job_id: str = client.post("/v1/transcribe", json=body).json()["job_id"]
+    wait_processing(client, job_id)
+    return job_id
+
+
 def job_row(data_dir: Path, job_id: str) -> Any:
     engine = make_engine(ReferenceSettings(data_dir=str(data_dir)).effective_database_url)
     try:
@@ -147,14 +160,10 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 def test_a_job_survives_kill_9_of_the_server(tmp_path: Path, long_speech: Path, receiver: WebhookReceiver) -> None:
     data_dir, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30)
+    url, client = f"http://127.0.0.1:{port}", client_for(port)
     with process(serve_args(data_dir, port, receiver), log) as server:
         wait_healthy(url, server, log)
-        file_id = upload(client, long_speech)["file_id"]
-        response = client.post("/v1/transcribe", json={"file_id": file_id, "webhook_url": receiver.public_url})
-        job_id = response.json()["job_id"]
-        wait_processing(client, job_id)
+        job_id = start_processing(client, long_speech, receiver.public_url)
         os.kill(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
     killed = job_row(data_dir, job_id)
@@ -171,17 +180,13 @@ def test_a_job_survives_kill_9_of_the_server(tmp_path: Path, long_speech: Path, 
 
 def test_a_job_survives_kill_9_of_a_worker(tmp_path: Path, long_speech: Path, receiver: WebhookReceiver) -> None:
     data_dir, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30)
+    url, client = f"http://127.0.0.1:{port}", client_for(port)
     worker = worker_args(data_dir, receiver)
     # The API only (--workers 0): the job can go to the worker process alone.
     with process(serve_args(data_dir, port, receiver, "--workers", "0"), log) as server:
         wait_healthy(url, server, log)
         with process(worker, tmp_path / "worker-1.log") as child:
-            file_id = upload(client, long_speech)["file_id"]
-            response = client.post("/v1/transcribe", json={"file_id": file_id, "webhook_url": receiver.public_url})
-            job_id = response.json()["job_id"]
-            wait_processing(client, job_id)
+            job_id = start_processing(client, long_speech, receiver.public_url)
             assert f":{child.pid}:" in job_row(data_dir, job_id).lease_owner
             os.kill(child.pid, signal.SIGKILL)
             child.wait(timeout=30)
@@ -198,15 +203,12 @@ def test_a_job_survives_kill_9_of_a_worker(tmp_path: Path, long_speech: Path, re
 def test_a_stopped_worker_gives_its_job_back(tmp_path: Path, long_speech: Path, receiver: WebhookReceiver) -> None:
     """SIGTERM (a deploy, Ctrl-C): the running job goes back to the queue at once and completes elsewhere."""
     data_dir, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30)
+    url, client = f"http://127.0.0.1:{port}", client_for(port)
     worker = worker_args(data_dir, receiver)
     with process(serve_args(data_dir, port, receiver, "--workers", "0"), log) as server:
         wait_healthy(url, server, log)
         with process(worker, tmp_path / "worker-1.log") as child:
-            file_id = upload(client, long_speech)["file_id"]
-            job_id = client.post("/v1/transcribe", json={"file_id": file_id}).json()["job_id"]
-            wait_processing(client, job_id)
+            job_id = start_processing(client, long_speech)
             child.send_signal(signal.SIGTERM)
             assert child.wait(timeout=60) is not None
         assert job_row(data_dir, job_id).status == "queued"
