@@ -3,8 +3,8 @@
 By default Huey keeps its queue in SQLite (``queue.db`` in the data dir), so ``serve`` and every ``worker`` on the
 same data dir share it with no service to run. A lost announcement (a crash between the job's row and its
 announcement, a worker killed after taking the task) loses nothing: the job's row stays claimable and the
-maintenance round (:mod:`reference_impl.worker`) announces it again. Another Huey storage (Redis) is a change of
-:func:`make_huey` only.
+maintenance round (:mod:`reference_impl.worker`) announces it again. With ``queue_url = redis://...`` the queue is
+Redis (workers on any host block on it instead of polling); nothing else changes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from huey import Huey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer, Worker
 
 from reference_impl.settings import ReferenceSettings
+from voxcontract.errors import ConfigError
 
 __all__ = ["PROCESS_JOB_TASK", "EmbeddedConsumer", "JobQueue", "make_huey"]
 
@@ -31,9 +32,20 @@ _MAX_POLL_DELAY = 0.25
 
 
 def make_huey(settings: ReferenceSettings) -> Huey:
-    """The deployment's Huey: SQLite storage in the data dir, no result store (results live in the job table)."""
+    """The deployment's Huey, no result store (results live in the job table): SQLite in the data dir by default,
+    Redis when ``settings.queue_url`` names it."""
+    if settings.queue_url:
+        return _redis_huey(settings.queue_url)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(name="voxcontract", filename=str(settings.queue_path), results=False, utc=True, timeout=10)
+
+
+def _redis_huey(url: str) -> Huey:
+    try:
+        import redis  # noqa: F401  (Huey's Redis storage needs it; say how to get it before Huey fails)
+    except ImportError:
+        raise ConfigError("a redis:// queue_url needs the redis extra: pip install 'voxcontract[redis]'") from None
+    return RedisHuey(name="voxcontract", url=url, results=False, utc=True)
 
 
 class EmbeddedConsumer(Consumer):  # type: ignore[misc]

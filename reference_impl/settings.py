@@ -20,6 +20,7 @@ __all__ = ["QUEUE_FILENAME", "ReferenceSettings"]
 
 QUEUE_FILENAME = "queue.db"
 _DEVICES = ("auto", "cpu", "cuda")
+_QUEUE_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +31,9 @@ class ReferenceSettings(CoreSettings):
     data_dir: str = "voxcontract-data"
     #: Any SQLAlchemy URL; empty: SQLite ``voxcontract.db`` in ``data_dir``.
     database_url: str | None = None
+    #: Where the job queue lives: empty for SQLite ``queue.db`` in ``data_dir``, or ``redis://host:6379/0`` (the
+    #: ``redis`` extra): workers then block on the queue instead of polling it, on any host.
+    queue_url: str | None = None
     #: ``tiny.en`` (bundled), ``base`` (the multilingual extra), or a CTranslate2 Whisper directory.
     model: str = "tiny.en"
     device: str = "auto"
@@ -83,6 +87,8 @@ class ReferenceSettings(CoreSettings):
                 raise ConfigError(f"{name} must be a positive number of seconds, not {value}")
         if min(self.file_ttl_seconds, self.job_ttl_seconds) <= 0:
             raise ConfigError("file_ttl_seconds and job_ttl_seconds must be positive")
+        if self.queue_url and not self.queue_url.startswith(_QUEUE_SCHEMES):
+            raise ConfigError(f"queue_url must be empty (SQLite) or a redis:// URL, not {self.queue_url!r}")
         if any(not (math.isfinite(delay) and delay >= 0) for delay in self.webhook_retry_schedule):
             raise ConfigError("webhook_retry_schedule must hold finite delays >= 0 (seconds)")
 

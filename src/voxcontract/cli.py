@@ -182,6 +182,7 @@ def mock(api_keys: tuple[str, ...], webhook_retry_schedule: str | None, **option
 _ENGINE_OPTIONS = [
     click.option("--data-dir", default=None, help="Database, media, queue and models (default ./voxcontract-data)."),
     click.option("--database-url", default=None, help="Any SQLAlchemy URL (default SQLite in the data dir)."),
+    click.option("--queue-url", default=None, help="redis://host:6379/0 for a Redis queue (default SQLite, data dir)."),
     click.option("--model", default=None, help="tiny.en (bundled, default), base (multilingual extra) or a directory."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Default auto."),
     click.option("--compute-type", default=None, help="auto (int8 on CPU, float16 on CUDA) or a CTranslate2 type."),
