@@ -68,6 +68,9 @@ def to_problem_error(exc: BaseException) -> errors.ProblemError:
         return exc
     if isinstance(exc, _MALFORMED):
         return errors.MalformedBody(f"The request body cannot be parsed: {_short(exc)}.")
+    if isinstance(exc, HTTPException) and exc.status_code == 400 and isinstance(exc.__context__, _MALFORMED):
+        # Connexion's JSON validator turns a JSONDecodeError into a plain 400; the contract calls it malformed_body.
+        return errors.MalformedBody(f"The request body cannot be parsed: {_short(exc.__context__)}.")
     if isinstance(exc, HTTPException):
         return _from_http_exception(exc)
     logger.error("unhandled exception", exc_info=exc)

@@ -1,0 +1,177 @@
+"""The same contract tests against both implementations, the mock and the reference server, through one parametrised
+fixture: the guide's own client, answers validated by openapi-core, the same problem for the same mistake.
+
+(The conformance suite runs against both too: tests/conformance/test_suite_mock.py and
+tests/reference_impl/test_conformance.py.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_core.testing import MockRequest, MockResponse
+
+from mockserver.fixtures import speech_fixture
+from mockserver.pytest_plugin import default_mock_settings, running_mock
+from tests.mockserver.test_guide_flow import GUIDE_EXAMPLE, adapt
+from tests.reference_impl.support import KEY_A, KEY_B, serve_reference
+from tests.reference_impl.wer import edit_distance, words
+from voxcontract.spec import load_spec, openapi_core_spec
+
+CONTRACT = openapi_core_spec()
+HOST_URL = load_spec()["servers"][0]["url"]
+WEATHER = speech_fixture("weather.mp3")
+
+
+@dataclass(frozen=True)
+class Server:
+    kind: str
+    url: str
+    key: str
+    other_key: str
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60)
+
+
+@pytest.fixture(scope="module", params=["mock", "reference"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if request.param == "mock":
+        settings = default_mock_settings().replace(api_keys=(KEY_A, KEY_B), processing_time=0.3)
+        with running_mock(settings) as mock:
+            yield Server("mock", mock.base_url, KEY_A, KEY_B)
+    else:
+        with serve_reference(tmp_path_factory.mktemp("reference")) as reference:
+            yield Server("reference", reference.url, KEY_A, KEY_B)
+
+
+def conforms(response: httpx.Response) -> httpx.Response:
+    """Validate one answer against the contract (status, headers, body) with openapi-core; return it."""
+    request = MockRequest(HOST_URL, response.request.method.lower(), response.request.url.path)
+    content_type = response.headers.get("content-type", "").split(";")[0]
+    mock = MockResponse(
+        response.content, status_code=response.status_code, headers=dict(response.headers), content_type=content_type
+    )
+    CONTRACT.validate_response(request, mock)
+    return response
+
+
+def wait(client: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, object] = conforms(client.get(f"/v1/status/{job_id}")).json()
+        if job["status"] in ("completed", "failed"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+def test_the_guides_client_works_unchanged(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copyfile(WEATHER.path, tmp_path / "audio.mp3")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(adapt(GUIDE_EXAMPLE, server.url, server.key), "guide.py", "exec"), {"__name__": "__main__"})
+    printed = words(capsys.readouterr().out)
+    truth = words(WEATHER.text)
+    # The mock prints the fixture's true text; the reference what Whisper hears (4.8 % WER when measured).
+    assert edit_distance(truth, printed) / len(truth) <= (0.0 if server.kind == "mock" else 0.15)
+
+
+def test_a_whole_lifecycle_conforms(server: Server) -> None:
+    with server.client() as client:
+        with WEATHER.path.open("rb") as media:
+            file = conforms(client.post("/v1/upload", files={"file": ("weather.mp3", media, "audio/mpeg")})).json()
+        assert file["content_type"] == "audio/mpeg"
+        conforms(client.get(f"/v1/files/{file['file_id']}"))
+        started = conforms(client.post("/v1/transcribe", json={"file_id": file["file_id"], "timestamps": "word"}))
+        assert started.status_code == 202
+        job = wait(client, started.json()["job_id"])
+        assert job["status"] == "completed"
+        for fmt in ("json", "text", "srt", "vtt"):
+            conforms(client.get(f"/v1/transcripts/{job['job_id']}", params={"format": fmt}))
+        listed = conforms(client.get("/v1/jobs", params={"limit": 1})).json()
+        assert listed["data"][0]["job_id"] == job["job_id"]
+        conforms(client.get("/v1/webhooks/secret"))
+        assert conforms(client.delete(f"/v1/jobs/{job['job_id']}")).status_code == 204
+        assert conforms(client.delete(f"/v1/files/{file['file_id']}")).status_code == 204
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str
+    method: str
+    path: str
+    options: dict[str, Any]
+    status: int
+    code: str
+    authenticated: bool = True
+
+
+MISTAKES = [
+    Mistake("no key", "GET", "/v1/jobs", {}, 401, "unauthorized", authenticated=False),
+    Mistake("unknown job", "GET", "/v1/status/job_doesnotexist0000000", {}, 404, "not_found"),
+    Mistake("broken JSON", "POST", "/v1/transcribe", {"content": b"{", "headers": JSON}, 400, "malformed_body"),
+    Mistake(
+        "not UTF-8", "POST", "/v1/transcribe", {"content": b'{"a": "\xff"}', "headers": JSON}, 400, "malformed_body"
+    ),
+    Mistake(
+        "wrong type",
+        "POST",
+        "/v1/transcribe",
+        {"content": b"file_id=x", "headers": {"Content-Type": "text/plain"}},
+        415,
+        "unsupported_content_type",
+    ),
+    Mistake("extra field", "POST", "/v1/transcribe", {"json": {"file_id": "f", "x": 1}}, 400, "invalid_request"),
+    Mistake(
+        "bad language",
+        "POST",
+        "/v1/transcribe",
+        {"json": {"file_id": "f", "language": "english"}},
+        400,
+        "invalid_request",
+    ),
+    Mistake(
+        "undecodable",
+        "POST",
+        "/v1/upload",
+        {"files": {"file": ("x.wav", b"no", "audio/wav")}},
+        400,
+        "unsupported_media",
+    ),
+    Mistake("private URL", "POST", "/v1/upload", {"json": {"url": "http://10.0.0.1/a.wav"}}, 400, "url_not_allowed"),
+    Mistake("bad cursor", "GET", "/v1/jobs?cursor=bm9wZQ", {}, 400, "invalid_request"),
+]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[mistake.name for mistake in MISTAKES])
+def test_the_same_mistake_gets_the_same_problem(server: Server, mistake: Mistake) -> None:
+    client = server.client() if mistake.authenticated else httpx.Client(base_url=server.url, timeout=30)
+    with client:
+        response = conforms(client.request(mistake.method, mistake.path, **mistake.options))
+    assert response.status_code == mistake.status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == mistake.code
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_keys_see_only_their_own_jobs(server: Server) -> None:
+    with server.client() as owner, server.client(server.other_key) as other:
+        with WEATHER.path.open("rb") as media:
+            file_id = owner.post("/v1/upload", files={"file": ("w.mp3", media, "audio/mpeg")}).json()["file_id"]
+        job_id = owner.post("/v1/transcribe", json={"file_id": file_id}).json()["job_id"]
+        assert conforms(other.get(f"/v1/status/{job_id}")).status_code == 404
+        assert conforms(other.get(f"/v1/files/{file_id}")).status_code == 404
+        assert job_id not in {job["job_id"] for job in other.get("/v1/jobs").json()["data"]}
+        wait(owner, job_id)
