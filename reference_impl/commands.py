@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reference_impl.app import ReferenceApp, create_app
@@ -43,36 +45,29 @@ def prepare_server(settings: ReferenceSettings) -> ServerStart:
 
 def run_worker(settings: ReferenceSettings) -> None:
     """``voxcontract worker``: consume jobs of the deployment at ``settings.data_dir`` until SIGINT/SIGTERM."""
+    with _deployment(settings) as deployment:
+        WorkerRuntime(deployment, build_pipeline(settings), workers=max(settings.workers, 1)).run_foreground()
+
+
+@contextlib.contextmanager
+def _deployment(settings: ReferenceSettings) -> Iterator[Deployment]:
     deployment = open_deployment(settings)
     try:
-        WorkerRuntime(deployment, build_pipeline(settings), workers=max(settings.workers, 1)).run_foreground()
+        yield deployment
     finally:
         deployment.close()
-
-
-def _with_deployment(settings: ReferenceSettings) -> Deployment:
-    return open_deployment(settings)
 
 
 def create_key(settings: ReferenceSettings, name: str) -> tuple[str, ApiKey]:
-    deployment = _with_deployment(settings)
-    try:
+    with _deployment(settings) as deployment:
         return deployment.keys.create(name)
-    finally:
-        deployment.close()
 
 
 def list_keys(settings: ReferenceSettings) -> list[ApiKey]:
-    deployment = _with_deployment(settings)
-    try:
+    with _deployment(settings) as deployment:
         return deployment.keys.list()
-    finally:
-        deployment.close()
 
 
 def revoke_key(settings: ReferenceSettings, key_id: str) -> bool:
-    deployment = _with_deployment(settings)
-    try:
+    with _deployment(settings) as deployment:
         return deployment.keys.revoke(key_id)
-    finally:
-        deployment.close()
