@@ -1,4 +1,5 @@
-"""The job store on a real SQLite file: tenant scoping, idempotency, the claim/lease protocol, events, purging."""
+"""The job store on real databases, SQLite (the default) and PostgreSQL (by configuration): tenant scoping,
+idempotency, the claim/lease protocol, events, purging."""
 
 from __future__ import annotations
 
@@ -54,9 +55,13 @@ class Stores:
         return JobStore(make_sessions(engine), **options)
 
 
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[Stores]:
-    opened = Stores(f"sqlite:///{tmp_path / 'voxcontract.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'voxcontract.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+    opened = Stores(url)
     yield opened
     for engine in opened.engines:
         engine.dispose()
@@ -81,11 +86,13 @@ def job_count(store: JobStore) -> int:
 # The database
 
 
-def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(stores: Stores) -> None:
+def test_sqlite_connections_use_wal_a_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+    stores = Stores(f"sqlite:///{tmp_path / 'voxcontract.db'}")
     engine = make_engine(stores.url)
     stores.engines.append(engine)
     with engine.connect() as connection:
         pragmas = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in PRAGMAS}
+    engine.dispose()
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10_000}
 
 
