@@ -50,3 +50,40 @@ def test_imports_go_one_way(layer: str) -> None:
                 continue
             violations.append(f"{path.relative_to(ROOT)}:{line} imports {package}")
     assert violations == []
+
+
+#: reference_impl's modules in ARCHITECTURE.md's order: each may import only modules of earlier layers.
+REFERENCE_LAYERS: list[set[str]] = [
+    {"db", "net", "models", "diarization", "media_store"},
+    {"settings", "outbox", "keys"},
+    {"store", "engine", "queue"},
+    {"deployment", "pipeline", "delivery"},
+    {"api.files"},
+    {"api.jobs", "api.transcripts", "uploads"},
+    {"api", "worker"},
+    {"app"},
+    {"commands"},
+]
+
+
+def _reference_module(path: Path) -> str:
+    relative = path.relative_to(ROOT / "reference_impl").with_suffix("")
+    parts = [part for part in relative.parts if part != "__init__"]
+    return ".".join(parts)
+
+
+def test_reference_impl_modules_import_downwards_only() -> None:
+    rank = {module: index for index, layer in enumerate(REFERENCE_LAYERS) for module in layer}
+    violations = []
+    for path in sorted((ROOT / "reference_impl").rglob("*.py")):
+        module = _reference_module(path)
+        if not module:
+            continue
+        assert module in rank, f"reference_impl.{module} is in no layer of REFERENCE_LAYERS"
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reference_impl."):
+                target = node.module.removeprefix("reference_impl.")
+                if rank.get(target, -1) >= rank[module]:
+                    violations.append(f"reference_impl.{module} imports reference_impl.{target} (line {node.lineno})")
+    assert violations == []
