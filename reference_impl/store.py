@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -217,6 +217,9 @@ class JobStore:
         expired = and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at < now, Job.attempts < self.max_attempts)
         return or_(Job.status == JobStatus.QUEUED, expired)
 
+    def _oldest_claimable(self, now: datetime) -> Select[str]:
+        return select(Job.job_id).where(self._claimable(now)).order_by(Job.created_at, Job.job_id)
+
     def _exhausted(self, now: datetime) -> ColumnElement[bool]:
         return and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at < now, Job.attempts >= self.max_attempts)
 
@@ -236,7 +239,7 @@ class JobStore:
         }
         for _ in range(_CLAIM_TRIES):
             with self._sessions.begin() as session:
-                oldest = select(Job.job_id).where(self._claimable(now)).order_by(Job.created_at, Job.job_id)
+                oldest = self._oldest_claimable(now)
                 if job_id is not None:
                     oldest = oldest.where(Job.job_id == job_id)
                 candidate = session.scalar(oldest.limit(1))
@@ -248,9 +251,8 @@ class JobStore:
 
     def claimable_job_ids(self, limit: int, now: datetime | None = None) -> list[str]:
         """The oldest claimable jobs' ids (queued, or with an expired lease), for re-announcing them to workers."""
-        statement = select(Job.job_id).where(self._claimable(now or utcnow())).order_by(Job.created_at, Job.job_id)
         with self._sessions() as session:
-            return list(session.scalars(statement.limit(limit)))
+            return list(session.scalars(self._oldest_claimable(now or utcnow()).limit(limit)))
 
     def lease_owners(self) -> set[str]:
         """The workers that hold a job now."""

@@ -97,14 +97,13 @@ class _MultipartReader:
             await self._consume()
             if self.path is None or self.filename is None:
                 raise BadRequest(f'The upload form has no "{_FILE_PART}" part: send the media as a file part.')
-            return self.path, self.file_bytes, self.filename
         except BaseException:
             await self._close()
             if self.path is not None:
                 self.media.discard(self.path)
             raise
-        finally:
-            await self._close()
+        await self._close()
+        return self.path, self.file_bytes, self.filename
 
     async def _consume(self) -> None:
         parser = MultipartParser(self.boundary, self._callbacks())  # type: ignore[arg-type]

@@ -300,6 +300,9 @@ class WorkerRuntime:
         """Stop taking jobs, give the running ones back (they resume elsewhere or at the next start)."""
         if self._consumer is not None:
             self._consumer.stop(graceful=False)
+        self._give_back()
+
+    def _give_back(self) -> None:
         released = self.runner.release_all()
         if released:
             logger.info("worker %s: %d running job(s) given back to the queue", self.worker_id, released)
@@ -313,7 +316,4 @@ class WorkerRuntime:
         try:
             consumer.run()
         finally:
-            released = self.runner.release_all()
-            if released:
-                logger.info("worker %s: %d running job(s) given back to the queue", self.worker_id, released)
-            self.maintenance.stop()
+            self._give_back()

@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 findings (lint issues, breaking changes), 2 usage or in
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -19,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from voxcontract import __version__
-from voxcontract.errors import SpecError
+from voxcontract.errors import ConfigError, SpecError
 from voxcontract.spec import load_spec, load_spec_file, spec_path, spec_text
 
 __all__ = ["main"]
@@ -225,6 +226,19 @@ def _usage_error(exc: Exception) -> None:
     sys.exit(EXIT_USAGE)
 
 
+def _config_errors_are_usage_errors(command: _F) -> _F:
+    """Settings the command cannot use (a bad flag, variable or data dir): the message and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            _usage_error(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
@@ -232,22 +246,17 @@ def _usage_error(exc: Exception) -> None:
 @click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation (default "120/minute").')
 @click.option("--max-upload-bytes", type=int, default=None, help="The largest upload (default 100 MiB).")
 @_engine_options
+@_config_errors_are_usage_errors
 def serve(**options: Any) -> None:
     """Run the reference server: the API, an in-process job consumer, webhooks, retention.
 
     Every option can also be set as VOXCONTRACT_<OPTION> (VOXCONTRACT_DATA_DIR, VOXCONTRACT_MODEL, ...).
     """
-    from voxcontract.errors import ConfigError
+    from reference_impl.commands import prepare_server
 
-    try:
-        from reference_impl.commands import prepare_server
-
-        settings = _reference_settings(options)
-        _configure_logging(settings.log_level)
-        start = prepare_server(settings)
-    except ConfigError as exc:
-        _usage_error(exc)
-        return
+    settings = _reference_settings(options)
+    _configure_logging(settings.log_level)
+    start = prepare_server(settings)
     _print_reference_banner(start)
     _serve(start.app, settings.host, settings.port, settings.log_level)
 
@@ -280,23 +289,19 @@ def _print_reference_banner(start: Any) -> None:
 
 @main.command()
 @_engine_options
+@_config_errors_are_usage_errors
 def worker(**options: Any) -> None:
     """Run more job consumers on a reference server's data dir (a separate process; Ctrl-C stops it).
 
     Jobs it holds when it stops are given back; if it is killed, they resume when their lease expires
     (at once when a process on the same host notices it is gone).
     """
-    from voxcontract.errors import ConfigError
+    from reference_impl.commands import run_worker
 
-    try:
-        from reference_impl.commands import run_worker
-
-        settings = _reference_settings(options)
-        _configure_logging(settings.log_level)
-        _console().print(f"VoxScriber worker on {settings.data_path} ({max(settings.workers, 1)} job thread(s))")
-        run_worker(settings)
-    except ConfigError as exc:
-        _usage_error(exc)
+    settings = _reference_settings(options)
+    _configure_logging(settings.log_level)
+    _console().print(f"VoxScriber worker on {settings.data_path} ({max(settings.workers, 1)} job thread(s))")
+    run_worker(settings)
 
 
 @main.group()
@@ -312,16 +317,12 @@ _database_option = click.option("--database-url", default=None, help="The server
 @click.argument("name")
 @_data_dir_option
 @_database_option
+@_config_errors_are_usage_errors
 def keys_create(name: str, **options: Any) -> None:
     """Create a key called NAME; the key is printed once, only here."""
     from reference_impl.commands import create_key
-    from voxcontract.errors import ConfigError
 
-    try:
-        token, record = create_key(_reference_settings(options), name)
-    except ConfigError as exc:
-        _usage_error(exc)
-        return
+    token, record = create_key(_reference_settings(options), name)
     click.echo(token)
     _console(stderr=True).print(f"key {record.key_id} ({escape(name)}): store it now, it is not shown again")
 
@@ -330,16 +331,12 @@ def keys_create(name: str, **options: Any) -> None:
 @_data_dir_option
 @_database_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_config_errors_are_usage_errors
 def keys_list(fmt: str, **options: Any) -> None:
     """List the keys: id, name, created, revoked (never the keys themselves)."""
     from reference_impl.commands import list_keys
-    from voxcontract.errors import ConfigError
 
-    try:
-        records = list_keys(_reference_settings(options))
-    except ConfigError as exc:
-        _usage_error(exc)
-        return
+    records = list_keys(_reference_settings(options))
     rows = [
         {
             "key_id": r.key_id,
@@ -364,16 +361,12 @@ def keys_list(fmt: str, **options: Any) -> None:
 @click.argument("key_id")
 @_data_dir_option
 @_database_option
+@_config_errors_are_usage_errors
 def keys_revoke(key_id: str, **options: Any) -> None:
     """Revoke the key KEY_ID (as `keys list` shows it): it is refused from now on."""
     from reference_impl.commands import revoke_key
-    from voxcontract.errors import ConfigError
 
-    try:
-        revoked = revoke_key(_reference_settings(options), key_id)
-    except ConfigError as exc:
-        _usage_error(exc)
-        return
+    revoked = revoke_key(_reference_settings(options), key_id)
     if not revoked:
         _console(stderr=True).print(f"[red]error:[/red] no active key {escape(key_id)}")
         sys.exit(EXIT_FINDINGS)
