@@ -227,5 +227,5 @@ def test_every_problem_code_is_in_the_contract() -> None:
 def test_every_contract_error_code_has_a_problem_class() -> None:
     documented = set(DOCUMENT["components"]["schemas"]["ErrorCode"]["enum"])
 
-    # transcription_failed describes a failed job (JobError), never an HTTP answer.
-    assert documented - {cls.code for cls in _problem_classes()} == {"transcription_failed"}
+    # transcription_failed and processing_timeout describe failed jobs (JobError), never an HTTP answer.
+    assert documented - {cls.code for cls in _problem_classes()} == {"transcription_failed", "processing_timeout"}

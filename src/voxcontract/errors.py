@@ -10,18 +10,23 @@
         ├── BadRequest             400 invalid_request
         │   ├── MalformedBody      400 malformed_body
         │   ├── UnsupportedMedia   400 unsupported_media
+        │   ├── MediaTooLong       400 media_too_long
         │   ├── UrlFetchFailed     400 url_fetch_failed
         │   └── UrlNotAllowed      400 url_not_allowed
         ├── Unauthorized           401 unauthorized (with WWW-Authenticate)
         ├── NotFound               404 not_found
         ├── Conflict               409 job_not_completed
-        │   └── IdempotencyKeyReused   409 idempotency_key_reused
+        │   ├── IdempotencyKeyReused   409 idempotency_key_reused
+        │   └── FileInUse          409 file_in_use
         ├── PayloadTooLarge        413 payload_too_large
         ├── UnsupportedContentType 415 unsupported_content_type
         ├── UnprocessableEntity    422 language_not_supported
         │   └── DiarizationUnavailable 422 diarization_unavailable
+        ├── HeadersTooLarge        431 headers_too_large
         ├── TooManyRequests        429 rate_limited (with Retry-After)
-        └── InternalError          500 internal_error
+        ├── InternalError          500 internal_error
+        ├── ServiceUnavailable     503 service_unavailable (with Retry-After)
+        └── InsufficientStorage    507 insufficient_storage
 
 The ``code`` of every class is one of the contract's ``ErrorCode`` values (a test keeps them in step).
 """
@@ -38,12 +43,17 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DiarizationUnavailable",
+    "FileInUse",
+    "HeadersTooLarge",
     "IdempotencyKeyReused",
+    "InsufficientStorage",
     "InternalError",
     "MalformedBody",
+    "MediaTooLong",
     "NotFound",
     "PayloadTooLarge",
     "ProblemError",
+    "ServiceUnavailable",
     "SpecError",
     "TooManyRequests",
     "Unauthorized",
@@ -144,6 +154,10 @@ class UnsupportedMedia(BadRequest):
     code, title = "unsupported_media", "Unsupported media"
 
 
+class MediaTooLong(BadRequest):
+    code, title = "media_too_long", "Media too long"
+
+
 class UrlFetchFailed(BadRequest):
     code, title = "url_fetch_failed", "URL fetch failed"
 
@@ -174,6 +188,10 @@ class IdempotencyKeyReused(Conflict):
     code, title = "idempotency_key_reused", "Idempotency key reused"
 
 
+class FileInUse(Conflict):
+    code, title = "file_in_use", "File in use"
+
+
 class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
@@ -190,6 +208,10 @@ class DiarizationUnavailable(UnprocessableEntity):
     code, title = "diarization_unavailable", "Diarization unavailable"
 
 
+class HeadersTooLarge(ProblemError):
+    status, code, title = 431, "headers_too_large", "Request header fields too large"
+
+
 class TooManyRequests(ProblemError):
     status, code, title = 429, "rate_limited", "Too many requests"
 
@@ -200,3 +222,19 @@ class TooManyRequests(ProblemError):
 
 class InternalError(ProblemError):
     status, code, title = 500, "internal_error", "Internal server error"
+
+
+class ServiceUnavailable(ProblemError):
+    """The server cannot take the request now (its storage is not writable, say); safe to retry later."""
+
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 30) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(0, retry_after))})
+        self.retry_after = max(0, retry_after)
+
+
+class InsufficientStorage(ProblemError):
+    """The server's storage is full: the upload was not kept."""
+
+    status, code, title = 507, "insufficient_storage", "Insufficient storage"
