@@ -8,8 +8,10 @@ tests/reference_impl/test_conformance.py.)
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
-from collections.abc import Iterator
+import wave
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from openapi_core.testing import MockRequest, MockResponse
 
 from mockserver.fixtures import speech_fixture
 from mockserver.pytest_plugin import default_mock_settings, running_mock
+from tests.media_factory import write_tone
 from tests.mockserver.test_guide_flow import GUIDE_EXAMPLE, adapt
 from tests.reference_impl.support import KEY_A, KEY_B, serve_reference
 from tests.reference_impl.wer import edit_distance, words
@@ -28,6 +31,25 @@ from voxcontract.spec import load_spec, openapi_core_spec
 CONTRACT = openapi_core_spec()
 HOST_URL = load_spec()["servers"][0]["url"]
 WEATHER = speech_fixture("weather.mp3")
+#: Both servers run with a one-minute media limit, so that "too long" needs only a small file.
+MAX_MEDIA_SECONDS = 60.0
+
+
+def _media_bytes(name: str, write: Callable[[Path], Path]) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return write(Path(folder) / name).read_bytes()
+
+
+def _wav_header_claiming(rate: int) -> Callable[[Path], Path]:
+    def write(path: Path) -> Path:
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(b"\x00\x01" * 68_000)
+        return path
+
+    return write
 
 
 @dataclass(frozen=True)
@@ -44,11 +66,13 @@ class Server:
 @pytest.fixture(scope="module", params=["mock", "reference"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if request.param == "mock":
-        settings = default_mock_settings().replace(api_keys=(KEY_A, KEY_B), processing_time=0.3)
+        settings = default_mock_settings().replace(
+            api_keys=(KEY_A, KEY_B), processing_time=0.3, max_media_seconds=MAX_MEDIA_SECONDS
+        )
         with running_mock(settings) as mock:
             yield Server("mock", mock.base_url, KEY_A, KEY_B)
     else:
-        with serve_reference(tmp_path_factory.mktemp("reference")) as reference:
+        with serve_reference(tmp_path_factory.mktemp("reference"), max_media_seconds=MAX_MEDIA_SECONDS) as reference:
             yield Server("reference", reference.url, KEY_A, KEY_B)
 
 
@@ -149,6 +173,22 @@ MISTAKES = [
         {"files": {"file": ("x.wav", b"no", "audio/wav")}},
         400,
         "unsupported_media",
+    ),
+    Mistake(
+        "8 Hz header",
+        "POST",
+        "/v1/upload",
+        {"files": {"file": ("claim.wav", _media_bytes("c.wav", _wav_header_claiming(8)), "audio/wav")}},
+        400,
+        "unsupported_media",
+    ),
+    Mistake(
+        "too long",
+        "POST",
+        "/v1/upload",
+        {"files": {"file": ("long.ogg", _media_bytes("l.ogg", lambda p: write_tone(p, 61.0)), "audio/ogg")}},
+        400,
+        "media_too_long",
     ),
     Mistake("private URL", "POST", "/v1/upload", {"json": {"url": "http://10.0.0.1/a.wav"}}, 400, "url_not_allowed"),
     Mistake("bad cursor", "GET", "/v1/jobs?cursor=bm9wZQ", {}, 400, "invalid_request"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.media_factory import write_tone
-from voxcontract.errors import UnsupportedMedia
+from voxcontract.errors import MediaTooLong, UnsupportedMedia
 from voxcontract.media import probe
 
 
@@ -76,3 +77,59 @@ def test_a_truncated_recording_is_refused_or_shorter(tmp_path: Path) -> None:
     except UnsupportedMedia:
         return
     assert 0 < info.duration_seconds <= 2.1
+
+
+def _wav_claiming(path: Path, sample_rate: int, data_bytes: int) -> Path:
+    """A WAV whose header claims ``sample_rate``: the duration it implies is data / (2 * rate) seconds."""
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(b"\x00\x01" * (data_bytes // 2))
+    return path
+
+
+@pytest.mark.parametrize("claimed_rate", [1, 8, 3999])
+def test_a_header_claiming_a_tiny_sample_rate_is_unsupported_media(tmp_path: Path, claimed_rate: int) -> None:
+    # 136 KB at 8 Hz claims 8,500 s: decoding it once cost 3.1 GB. A header's rate is a claim, not a duration.
+    path = _wav_claiming(tmp_path / "claim.wav", claimed_rate, 136_000)
+    with pytest.raises(UnsupportedMedia, match="sample rate"):
+        probe(path)
+
+
+def test_telephone_quality_audio_is_accepted(tmp_path: Path) -> None:
+    info = probe(_wav_claiming(tmp_path / "phone.wav", 8000, 32_000))
+    assert info.duration_seconds == pytest.approx(2.0)
+
+
+def test_media_longer_than_the_limit_is_media_too_long(tmp_path: Path) -> None:
+    path = write_tone(tmp_path / "a.ogg", 3.0)
+    assert probe(path, max_seconds=5).duration_seconds == pytest.approx(3.0, abs=0.1)
+    with pytest.raises(MediaTooLong) as caught:
+        probe(path, max_seconds=2)
+    assert (caught.value.status, caught.value.code) == (400, "media_too_long")
+    assert "at most 2 s" in caught.value.detail
+
+
+def test_a_duration_measured_by_decoding_stops_at_the_limit(tmp_path: Path) -> None:
+    import av
+
+    # Raw ADTS AAC declares no duration: the probe decodes to count samples, and must stop past the limit.
+    path = tmp_path / "raw.aac"
+    rate = 16000
+    with av.open(str(path), "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"  # type: ignore[union-attr]
+        frames = [av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono")]
+        for index in range(int(4 * rate / 1024)):
+            frame = frames[0]
+            frame.sample_rate, frame.pts = rate, index * 1024
+            for packet in stream.encode(frame):  # type: ignore[union-attr]
+                container.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            container.mux(packet)
+    assert probe(path).duration_seconds == pytest.approx(4.0, abs=0.2)
+    with pytest.raises(MediaTooLong):
+        probe(path, max_seconds=1)

@@ -21,7 +21,7 @@ from mockserver.records import FileRecord
 from mockserver.scenarios import Scenario, find_magic_scenario, scenario_error
 from mockserver.state import FILE_LIFETIME_SECONDS, MockState
 from voxcontract.auth import Principal
-from voxcontract.errors import BadRequest, UnsupportedMedia
+from voxcontract.errors import BadRequest
 from voxcontract.media import MediaInfo, clean_filename, filename_from_url, probe
 
 __all__ = ["FilesApi"]
@@ -89,9 +89,10 @@ class FilesApi:
     async def _stored(
         self, tenant: str, pending: str, path: Path, size: int, filename: str, scenario: Scenario | None
     ) -> FileRecord:
+        max_seconds = self.state.settings.max_media_seconds
         try:
-            info: MediaInfo = await anyio.to_thread.run_sync(probe, path)
-        except UnsupportedMedia:
+            info: MediaInfo = await anyio.to_thread.run_sync(lambda: probe(path, max_seconds=max_seconds))
+        except BaseException:
             self.state.media.delete(pending)
             raise
         file_id = self.state.ids.next("file")

@@ -16,7 +16,7 @@ from reference_impl.db import File, file_document
 from reference_impl.deployment import Deployment
 from reference_impl.net import fetch_to_file
 from voxcontract.auth import Principal
-from voxcontract.errors import BadRequest, NotFound, UnsupportedMedia
+from voxcontract.errors import BadRequest, NotFound
 from voxcontract.media import MediaInfo, clean_filename, filename_from_url, probe
 
 __all__ = ["JSON", "FilesApi"]
@@ -72,9 +72,10 @@ class FilesApi:
     async def keep_upload(self, key_id: str, incoming: Path, size: int, filename: str | None) -> File:
         """Probe an incoming file and record it for ``key_id``; an undecodable one is deleted and refused (400)."""
         media = self.deployment.media
+        max_seconds = self.settings.max_media_seconds
         try:
-            info: MediaInfo = await anyio.to_thread.run_sync(probe, incoming)
-        except UnsupportedMedia:
+            info: MediaInfo = await anyio.to_thread.run_sync(lambda: probe(incoming, max_seconds=max_seconds))
+        except BaseException:
             media.discard(incoming)
             raise
         path = media.keep(incoming, _SUFFIXES.get(info.content_type, ""))

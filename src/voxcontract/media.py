@@ -1,12 +1,18 @@
 """Probing uploaded media with PyAV: is it decodable audio (or video with audio), what type, how long.
 
 Both servers call :func:`probe` at upload, so undecodable or unsupported media is refused with 400
-``unsupported_media`` before any job is started.
+``unsupported_media``, and media longer than the deployment's limit with 400 ``media_too_long``, before any job is
+started.
+
+A container's header is a claim, not a measurement: a WAV header that says 8 Hz turns 136 KB into 8,500 s of
+"audio" that a decoder then expands to gigabytes. Sample rates below :data:`MIN_SAMPLE_RATE` (no real recording of
+speech has one) are unsupported media, and a duration that has to be measured by decoding stops counting at the limit.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import posixpath
 import urllib.parse
 from dataclasses import dataclass
@@ -14,14 +20,16 @@ from pathlib import Path
 
 import av
 
-from voxcontract.errors import UnsupportedMedia
+from voxcontract.errors import MediaTooLong, UnsupportedMedia
 
-__all__ = ["MediaInfo", "clean_filename", "filename_from_url", "probe"]
+__all__ = ["MIN_SAMPLE_RATE", "MediaInfo", "clean_filename", "filename_from_url", "probe"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_FILENAME = 255
 _DEFAULT_URL_FILENAME = "download"
+#: The lowest audio sample rate accepted (Hz): telephony is 8 kHz; below half of that there is no speech to hear.
+MIN_SAMPLE_RATE = 4000
 
 # PyAV's demuxer names → (media type for audio-only, media type when a video stream is present).
 _CONTAINERS: dict[str, tuple[str, str]] = {
@@ -43,19 +51,25 @@ class MediaInfo:
     container: str
 
 
-def probe(path: Path) -> MediaInfo:
-    """What ``path`` holds; :class:`UnsupportedMedia` unless it is decodable audio in a supported container."""
+def probe(path: Path, *, max_seconds: float = math.inf) -> MediaInfo:
+    """What ``path`` holds; :class:`UnsupportedMedia` unless it is decodable audio in a supported container,
+    :class:`MediaTooLong` when it lasts more than ``max_seconds``."""
     try:
         with av.open(str(path), mode="r", metadata_errors="ignore") as container:
-            return _inspect(container)
-    except UnsupportedMedia:
+            info = _inspect(container, max_seconds)
+    except (UnsupportedMedia, MediaTooLong):
         raise
     except (av.error.FFmpegError, IndexError, ValueError, OSError, EOFError) as exc:
         logger.info("undecodable media %s: %s", path.name, exc)
         raise UnsupportedMedia("The upload is not decodable audio or video.") from exc
+    if info.duration_seconds > max_seconds:
+        raise MediaTooLong(
+            f"The media lasts {info.duration_seconds:.0f} s; this deployment transcribes at most {max_seconds:.0f} s."
+        )
+    return info
 
 
-def _inspect(container: av.container.InputContainer) -> MediaInfo:
+def _inspect(container: av.container.InputContainer, max_seconds: float) -> MediaInfo:
     name = container.format.name
     if name not in _CONTAINERS:
         raise UnsupportedMedia(
@@ -63,8 +77,11 @@ def _inspect(container: av.container.InputContainer) -> MediaInfo:
         )
     if not container.streams.audio:
         raise UnsupportedMedia("The upload has no audio stream.")
+    rate = container.streams.audio[0].rate or 0
+    if 0 < rate < MIN_SAMPLE_RATE:
+        raise UnsupportedMedia(f"The audio's sample rate ({rate} Hz) is below {MIN_SAMPLE_RATE} Hz: not speech audio.")
     has_video = bool(container.streams.video)
-    duration = _duration(container)
+    duration = _duration(container, max_seconds)
     if duration <= 0:
         raise UnsupportedMedia("The upload's audio stream is empty.")
     audio_type, video_type = _CONTAINERS[name]
@@ -73,23 +90,28 @@ def _inspect(container: av.container.InputContainer) -> MediaInfo:
     return MediaInfo(video_type if has_video else audio_type, round(duration, 3), has_video, name)
 
 
-def _duration(container: av.container.InputContainer) -> float:
+def _duration(container: av.container.InputContainer, max_seconds: float) -> float:
     stream = container.streams.audio[0]
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
         return container.duration / av.time_base
-    return _decoded_duration(container)
+    return _decoded_duration(container, max_seconds)
 
 
-def _decoded_duration(container: av.container.InputContainer) -> float:
-    """Some streams (raw ADTS, some ogg) declare no duration: decode to count the samples."""
+def _decoded_duration(container: av.container.InputContainer, max_seconds: float) -> float:
+    """Some streams (raw ADTS, some ogg) declare no duration: decode to count the samples, one frame at a time,
+    and stop once past ``max_seconds`` (the caller refuses the media then)."""
     stream = container.streams.audio[0]
     samples = 0
     rate = stream.rate or 0
     for frame in container.decode(stream):
-        samples += frame.samples
         rate = frame.sample_rate or rate
+        if 0 < rate < MIN_SAMPLE_RATE:
+            raise UnsupportedMedia(f"The audio's sample rate ({rate} Hz) is below {MIN_SAMPLE_RATE} Hz.")
+        samples += frame.samples
+        if rate and samples / rate > max_seconds:
+            break
     return samples / rate if rate else 0.0
 
 

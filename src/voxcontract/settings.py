@@ -7,6 +7,7 @@ every field of the subclass from the environment, so a new field needs no parsin
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -36,6 +37,9 @@ class CoreSettings:
     rate_limit_storage: str = "memory://"
     #: The largest accepted upload body in bytes (the contract's documented default).
     max_upload_bytes: int = 104_857_600
+    #: The longest accepted media in seconds (the contract's documented default: 4 hours); longer uploads are
+    #: refused with ``media_too_long``.
+    max_media_seconds: float = 14_400.0
     #: Validate responses against the contract (costs about a third of the throughput).
     validate_responses: bool = True
     log_level: str = "info"
@@ -45,6 +49,8 @@ class CoreSettings:
             raise ConfigError(f"port must be 0..65535, not {self.port}")
         if self.max_upload_bytes <= 0:
             raise ConfigError("max_upload_bytes must be positive")
+        if not (math.isfinite(self.max_media_seconds) and self.max_media_seconds > 0):
+            raise ConfigError("max_media_seconds must be a positive number of seconds")
         if any(not key or any(ch.isspace() for ch in key) for key in self.api_keys):
             raise ConfigError("API keys must be non-empty and contain no whitespace")
 
