@@ -7,6 +7,7 @@ URL's hash: the same URL always gives the same file, duration and transcript.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import ipaddress
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from voxcontract.errors import UrlNotAllowed
+from voxcontract.storage import storage_errors
 
 __all__ = ["MediaStore", "check_url_allowed", "synthesize_wav"]
 
@@ -72,21 +74,34 @@ class MediaStore:
 
     def write_bytes(self, file_id: str, data: bytes) -> Path:
         path = self.path(file_id)
-        path.write_bytes(data)
+        try:
+            with storage_errors("nothing was kept"):
+                path.write_bytes(data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            raise
         return path
 
     async def write_stream(self, file_id: str, chunks: AsyncIterator[bytes]) -> tuple[Path, int]:
-        """Write an upload as it arrives; returns the path and the size in bytes."""
+        """Write an upload as it arrives; returns the path and the size in bytes. Nothing is left on failure."""
         path = self.path(file_id)
         size = 0
-        with path.open("wb") as stream:
-            async for chunk in chunks:
-                stream.write(chunk)
-                size += len(chunk)
+        try:
+            with storage_errors("nothing was kept"), path.open("wb") as stream:
+                async for chunk in chunks:
+                    stream.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            raise
         return path, size
 
     def delete(self, file_id: str) -> None:
-        self.path(file_id).unlink(missing_ok=True)
+        """Delete a file's media; :class:`ServiceUnavailable` (nothing deleted) when the store cannot be written."""
+        with storage_errors("nothing was deleted"):
+            self.path(file_id).unlink(missing_ok=True)
 
     def clear(self) -> None:
         """Remove every stored file (the directory stays)."""

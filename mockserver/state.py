@@ -24,7 +24,7 @@ from mockserver.media import MediaStore
 from mockserver.records import FileRecord, JobRecord
 from mockserver.scenarios import Scenario, get_scenario
 from mockserver.settings import MockSettings
-from voxcontract.errors import IdempotencyKeyReused, NotFound
+from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound
 from voxcontract.webhooks import SECRET_PREFIX
 
 __all__ = ["FILE_LIFETIME_SECONDS", "IDEMPOTENCY_SECONDS", "MockState"]
@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 FILE_LIFETIME_SECONDS = 7 * 24 * 3600
 #: Idempotency keys are remembered this long (the contract says 24 hours).
 IDEMPOTENCY_SECONDS = 24 * 3600
+#: Seconds before an expired file that a job still needs is looked at again.
+_RECHECK_SECONDS = 60.0
 
 TerminalListener = Callable[[JobRecord], None]
 
@@ -100,7 +102,21 @@ class MockState:
         return record
 
     def delete_file(self, tenant: str, file_id: str) -> None:
-        self._drop_file(self.get_file(tenant, file_id))
+        """Delete a file and its media together; :class:`FileInUse` while a queued or processing job needs it."""
+        record = self.get_file(tenant, file_id)
+        users = self.jobs_using(file_id)
+        if users:
+            raise FileInUse(
+                f"The file {file_id} is used by queued or processing jobs ({', '.join(users)}); "
+                "delete them or wait for them to end, then delete the file."
+            )
+        self._drop_file(record)
+
+    def jobs_using(self, file_id: str, limit: int = 3) -> list[str]:
+        """Up to ``limit`` queued or processing jobs that still need the file."""
+        now = self.now()
+        active = (job.job_id for job in self.jobs.values() if job.file_id == file_id and not _ended(job, now))
+        return sorted(active)[:limit]
 
     # --- jobs --------------------------------------------------------------------------------------------------
 
@@ -122,11 +138,12 @@ class MockState:
         del self.jobs[self.get_job(tenant, job_id).job_id]
 
     def purge_job(self, record: JobRecord) -> None:
-        """Delete a job together with its media (retention: expiry, delete after retrieval)."""
-        self.jobs.pop(record.job_id, None)
+        """Delete a job together with its media (retention: expiry, delete after retrieval); the media stays while
+        another queued or processing job needs it."""
         media = self.files.get(record.file_id)
-        if media is not None and media.tenant == record.tenant:
+        if media is not None and media.tenant == record.tenant and not self.jobs_using(media.file_id):
             self._drop_file(media)
+        self.jobs.pop(record.job_id, None)
 
     def list_jobs(
         self, tenant: str, *, status: JobStatus | None, before_seq: int | None, limit: int
@@ -200,6 +217,9 @@ class MockState:
 
     def _expire(self, record: FileRecord | JobRecord) -> None:
         if isinstance(record, FileRecord):
+            if self.jobs_using(record.file_id):  # kept for its job: look again a minute later
+                heapq.heappush(self._expiries, (self.now() + _RECHECK_SECONDS, self.next_seq(), record.file_id))
+                return
             logger.info("file %s expired", record.file_id)
             self._drop_file(record)
             return
@@ -207,8 +227,12 @@ class MockState:
         self.purge_job(record)
 
     def _drop_file(self, record: FileRecord) -> None:
+        self.media.delete(record.file_id)  # first: when it fails, the record stays and a retry completes
         self.files.pop(record.file_id, None)
-        self.media.delete(record.file_id)
+
+
+def _ended(job: JobRecord, now: float) -> bool:
+    return job.status(now) in ("completed", "failed")
 
 
 def _fingerprint(body: Any) -> str:

@@ -33,6 +33,7 @@ class Deployment:
     media: MediaStore
 
     def close(self) -> None:
+        self.media.close()
         self.database.dispose()
 
 

@@ -11,6 +11,9 @@ The job table is the source of truth, and the lease protocol keeps every job mov
 - A job whose lease expired after ``max_attempts`` claims ends ``failed`` (``transcription_failed``) instead of
   being claimed again: never processing forever.
 - A job's end and its webhook event (one per job, when it has a ``webhook_url``) are written in one transaction.
+- A file and its media go together: deleting a file removes its media inside the transaction that deletes its row
+  (a media store that cannot be written rolls the row back), and a file that a queued or processing job needs is
+  not deleted (``FileInUse``); a new job checks that its file still exists in the transaction that inserts it.
 
 Methods are synchronous; the server calls them from a thread pool. On SQLite, the driver opens a transaction at the
 first write, so a write transaction here starts with its conditional write and waits (``busy_timeout``) for the lock
@@ -19,7 +22,8 @@ instead of failing on a stale read snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +34,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reference_impl.db import File, Job, JobStatus, new_id, rowcount, utcnow
 from reference_impl.outbox import Outbox, add_event
-from voxcontract.errors import IdempotencyKeyReused
+from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound
 
-__all__ = ["TRANSCRIPTION_FAILED", "JobCursor", "JobPage", "JobStore"]
+__all__ = ["TRANSCRIPTION_FAILED", "JobCursor", "JobPage", "JobStore", "RemoveMedia"]
+
+#: Removes a media file from the media store; raises (``ServiceUnavailable``, ...) when it cannot.
+RemoveMedia = Callable[[str], None]
+#: Jobs that still need their file's media.
+_ACTIVE = (JobStatus.QUEUED, JobStatus.PROCESSING)
+
+logger = logging.getLogger(__name__)
 
 TRANSCRIPTION_FAILED = "transcription_failed"
 #: Each lost race means another worker took a job, so the loop ends; the bound only guards against surprises.
@@ -116,12 +127,20 @@ class JobStore:
         with self._sessions() as session:
             return session.scalar(select(File).where(File.file_id == file_id, File.key_id == key_id))
 
-    def delete_file(self, key_id: str, file_id: str) -> File | None:
-        """Forget the key's file; the deleted record (its ``path`` to unlink), or None when there was none."""
+    def delete_file(self, key_id: str, file_id: str, remove_media: RemoveMedia) -> File | None:
+        """Forget the key's file and remove its media, together or not at all; the deleted record, or None when
+        there was none.
+
+        :raises FileInUse: a queued or processing job needs the file.
+        """
         with self._sessions.begin() as session:
-            record = session.scalar(select(File).where(File.file_id == file_id, File.key_id == key_id))
-            if record is not None:
-                session.delete(record)
+            record = session.scalar(_file_of(key_id, file_id).with_for_update())
+            if record is None:
+                return None
+            session.delete(record)
+            session.flush()  # holds the write lock (SQLite) before the check: no job can slip in between
+            _refuse_if_in_use(session, file_id)
+            remove_media(record.path)
             return record
 
     # Jobs
@@ -161,6 +180,9 @@ class JobStore:
         try:
             with self._sessions.begin() as session:
                 session.add(job)
+                session.flush()  # the insert first: a concurrent delete_file then sees the job, or we see it gone
+                if session.scalar(_file_of(key_id, file_id).with_for_update(read=True)) is None:
+                    raise NotFound(f"No file {file_id} for this API key.")
         except IntegrityError:
             # A concurrent request with the same idempotency key won the unique constraint.
             if idempotency_key is None or not (earlier := self.replay(key_id, idempotency_key, request_hash)):
@@ -352,18 +374,35 @@ class JobStore:
                 add_event(session, job, now)
         return True
 
-    def purge_job(self, key_id: str, job_id: str) -> str | None:
-        """Retention: forget the key's job and its file; the media path to delete (None when there is none)."""
+    def purge_job(self, key_id: str, job_id: str, remove_media: RemoveMedia) -> bool:
+        """Retention: forget the key's job and its file with the file's media, all or nothing; the file stays while
+        another queued or processing job needs it. False when there was no such job."""
         with self._sessions.begin() as session:
             job = session.scalar(select(Job).where(Job.job_id == job_id, Job.key_id == key_id))
             if job is None:
-                return None
+                return False
             session.delete(job)
-            media = session.scalar(select(File).where(File.file_id == job.file_id, File.key_id == key_id))
-            if media is None:
-                return None
-            session.delete(media)
-            return media.path
+            session.flush()
+            self._purge_file(session, key_id, job.file_id, remove_media)
+        return True
+
+    def expire_job(self, key_id: str, job_id: str, now: datetime | None = None) -> bool:
+        """Make an ended job due for the next purge (its retention asked for it, and removing it now failed)."""
+        ended = and_(Job.key_id == key_id, Job.status.in_(JobStatus.TERMINAL))
+        with self._sessions.begin() as session:
+            return _update_job(session, job_id, ended, expires_at=now or utcnow())
+
+    @staticmethod
+    def _purge_file(session: Session, key_id: str, file_id: str, remove_media: RemoveMedia) -> bool:
+        """Delete a file row and its media in ``session`` (which already holds the write lock) unless an active
+        job needs it; whether it went."""
+        media = session.scalar(_file_of(key_id, file_id).with_for_update())
+        if media is None or _jobs_using(session, file_id):
+            return False
+        session.delete(media)
+        session.flush()
+        remove_media(media.path)
+        return True
 
     def _retention(self, job: Job) -> timedelta:
         """How long an ended job is kept: its ``retention.ttl_seconds``, else the store's ``job_ttl``."""
@@ -372,24 +411,67 @@ class JobStore:
 
     # Retention
 
-    def purge_expired(self, now: datetime | None = None) -> list[str]:
+    def purge_expired(self, remove_media: RemoveMedia, now: datetime | None = None) -> list[str]:
         """Forget expired files and ended jobs, and the media of jobs that asked for ``retention.ttl_seconds``
-        (settled webhook events as old as ``job_ttl`` go too); the media paths to delete from disk."""
+        (settled webhook events as old as ``job_ttl`` go too); the ids of the files deleted with their media.
+
+        Each file goes in its own transaction with its media: one that cannot be removed now stays for the next
+        purge, and a file that a queued or processing job needs stays for that job.
+        """
         now = now or utcnow()
         with self._sessions.begin() as session:
             ended = and_(Job.status.in_(JobStatus.TERMINAL), Job.expires_at <= now)
             expired_jobs = session.execute(select(Job.job_id, Job.key_id, Job.file_id, Job.options).where(ended)).all()
             retained = [(key_id, file_id) for _, key_id, file_id, options in expired_jobs if _has_ttl(options)]
-            file_query = select(File.file_id, File.path).where(
+            file_query = select(File.key_id, File.file_id).where(
                 or_(File.expires_at <= now, *(and_(File.key_id == k, File.file_id == f) for k, f in retained))
             )
             files = session.execute(file_query).all()
-            if files:
-                session.execute(delete(File).where(File.file_id.in_([file_id for file_id, _ in files])))
             if expired_jobs:
                 session.execute(delete(Job).where(Job.job_id.in_([row[0] for row in expired_jobs])))
         self.outbox.purge_settled(before=now - self.job_ttl)
-        return [path for _, path in files]
+        return [file_id for key_id, file_id in files if self._purge_one_file(key_id, file_id, remove_media)]
+
+    def _purge_one_file(self, key_id: str, file_id: str, remove_media: RemoveMedia) -> bool:
+        try:
+            with self._sessions.begin() as session:
+                media = session.scalar(_file_of(key_id, file_id).with_for_update())
+                if media is None:
+                    return False
+                session.delete(media)
+                session.flush()  # the write lock first (SQLite), then the check: no new job slips in between
+                if _jobs_using(session, file_id):
+                    raise _FileNeeded()
+                remove_media(media.path)
+                return True
+        except _FileNeeded:
+            return False
+        except Exception:  # the media store refused: the row stays, the next purge tries again
+            logger.exception("retention: file %s could not be deleted now", file_id)
+            return False
+
+
+class _FileNeeded(Exception):
+    """An expired file that a queued or processing job still needs: it stays (the transaction rolls back)."""
+
+
+def _file_of(key_id: str, file_id: str) -> Select[File]:
+    return select(File).where(File.file_id == file_id, File.key_id == key_id)
+
+
+def _jobs_using(session: Session, file_id: str, limit: int = 3) -> list[str]:
+    """Up to ``limit`` queued or processing jobs on the file."""
+    statement = select(Job.job_id).where(Job.file_id == file_id, Job.status.in_(_ACTIVE)).order_by(Job.job_id)
+    return list(session.scalars(statement.limit(limit)))
+
+
+def _refuse_if_in_use(session: Session, file_id: str) -> None:
+    users = _jobs_using(session, file_id)
+    if users:
+        raise FileInUse(
+            f"The file {file_id} is used by queued or processing jobs ({', '.join(users)}); "
+            "delete them or wait for them to end, then delete the file."
+        )
 
 
 def _has_ttl(options: Mapping[str, Any]) -> bool:

@@ -259,12 +259,11 @@ class Maintenance:
     def purge(self, now: datetime | None = None) -> int:
         """Delete what retention says is gone (by ``now``); how many media files."""
         self._last_purge = time.monotonic()
-        paths = self.store.purge_expired(now)
-        for path in paths:
-            self.deployment.media.discard(path)
-        if paths:
-            logger.info("retention: %d media file(s) deleted", len(paths))
-        return len(paths)
+        self.deployment.media.sweep_incoming()
+        deleted = self.store.purge_expired(self.deployment.media.remove, now)
+        if deleted:
+            logger.info("retention: %d file(s) deleted with their media", len(deleted))
+        return len(deleted)
 
 
 class WorkerRuntime:

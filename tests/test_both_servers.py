@@ -215,3 +215,62 @@ def test_keys_see_only_their_own_jobs(server: Server) -> None:
         assert conforms(other.get(f"/v1/files/{file_id}")).status_code == 404
         assert job_id not in {job["job_id"] for job in other.get("/v1/jobs").json()["data"]}
         wait(owner, job_id)
+
+
+# Where the contract was silent, both servers now answer alike (issue 9): a file a job needs, an idempotency key
+# reused with an invalid body, retention of a shared file.
+
+
+def _upload_weather(client: httpx.Client) -> str:
+    with WEATHER.path.open("rb") as media:
+        file_id: str = conforms(client.post("/v1/upload", files={"file": ("w.mp3", media, "audio/mpeg")})).json()[
+            "file_id"
+        ]
+    return file_id
+
+
+def test_a_file_that_a_queued_job_needs_cannot_be_deleted(server: Server) -> None:
+    with server.client() as client:
+        file_id = _upload_weather(client)
+        job_id = conforms(client.post("/v1/transcribe", json={"file_id": file_id})).json()["job_id"]
+        refused = conforms(client.delete(f"/v1/files/{file_id}"))
+        assert (refused.status_code, refused.json()["code"]) == (409, "file_in_use"), refused.text
+        assert job_id in refused.json()["detail"]
+        assert wait(client, job_id)["status"] == "completed"
+        assert conforms(client.delete(f"/v1/files/{file_id}")).status_code == 204
+        # A job that ended keeps its transcript after its file is gone.
+        assert conforms(client.get(f"/v1/transcripts/{job_id}", params={"format": "text"})).status_code == 200
+
+
+def test_an_idempotency_key_reused_with_an_invalid_body_is_a_conflict(server: Server) -> None:
+    headers = {"Idempotency-Key": f"reuse-{server.kind}"}
+    with server.client() as client:
+        file_id = _upload_weather(client)
+        first = conforms(client.post("/v1/transcribe", json={"file_id": file_id}, headers=headers)).json()
+        for invalid in ({"file_id": file_id, "language": "fr"}, {"file_id": "file_doesnotexist0000"}):
+            reused = conforms(client.post("/v1/transcribe", json=invalid, headers=headers))
+            assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused"), reused.text
+        wait(client, first["job_id"])
+        assert client.delete(f"/v1/files/{file_id}").status_code == 204
+        # The same body again: the earlier job, although its file is gone since.
+        replayed = conforms(client.post("/v1/transcribe", json={"file_id": file_id}, headers=headers))
+        assert (replayed.status_code, replayed.json()["job_id"]) == (202, first["job_id"])
+
+
+def test_delete_after_retrieval_keeps_a_file_that_another_job_needs(server: Server) -> None:
+    once = {"retention": {"delete_after_retrieval": True}}
+    with server.client() as client:
+        file_id = _upload_weather(client)
+        first = conforms(client.post("/v1/transcribe", json={"file_id": file_id, **once})).json()["job_id"]
+        wait(client, first)
+        # The mock's "slow" scenario keeps the second job running; the reference needs longer than the download.
+        second = client.post("/v1/transcribe", json={"file_id": file_id}, headers={"Prefer": "scenario=slow"})
+        assert conforms(client.get(f"/v1/transcripts/{first}")).status_code == 200
+        assert conforms(client.get(f"/v1/status/{first}")).status_code == 404
+        assert conforms(client.get(f"/v1/files/{file_id}")).status_code == 200, "the second job's file was deleted"
+        assert wait(client, second.json()["job_id"])["status"] == "completed"
+        # Once no other job needs it, the file goes with the job that asked.
+        third = conforms(client.post("/v1/transcribe", json={"file_id": file_id, **once})).json()["job_id"]
+        wait(client, third)
+        assert conforms(client.get(f"/v1/transcripts/{third}")).status_code == 200
+        assert conforms(client.get(f"/v1/files/{file_id}")).status_code == 404

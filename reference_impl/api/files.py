@@ -18,6 +18,7 @@ from reference_impl.net import fetch_to_file
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, NotFound
 from voxcontract.media import MediaInfo, clean_filename, filename_from_url, probe
+from voxcontract.storage import storage_errors
 
 __all__ = ["JSON", "FilesApi"]
 
@@ -58,10 +59,10 @@ class FilesApi:
         return file_document(record), 200, {"Content-Type": JSON}
 
     async def delete_file(self, token_info: Principal, file_id: str) -> Any:
-        record = await anyio.to_thread.run_sync(self.deployment.store.delete_file, token_info.key_id, file_id)
+        store, media = self.deployment.store, self.deployment.media
+        record = await anyio.to_thread.run_sync(store.delete_file, token_info.key_id, file_id, media.remove)
         if record is None:
             raise NotFound(f"No file {file_id} for this API key.")
-        self.deployment.media.discard(record.path)
         logger.info("file %s deleted", file_id)
         return None, 204, {}
 
@@ -75,10 +76,10 @@ class FilesApi:
         max_seconds = self.settings.max_media_seconds
         try:
             info: MediaInfo = await anyio.to_thread.run_sync(lambda: probe(incoming, max_seconds=max_seconds))
+            path = media.keep(incoming, _SUFFIXES.get(info.content_type, ""))
         except BaseException:
             media.discard(incoming)
             raise
-        path = media.keep(incoming, _SUFFIXES.get(info.content_type, ""))
         try:
             record = await anyio.to_thread.run_sync(lambda: self._record(key_id, path, size, filename, info))
         except BaseException:
@@ -102,6 +103,7 @@ class FilesApi:
     async def _fetch(self, key_id: str, url: str, filename: Any) -> File:
         incoming = self.deployment.media.new_incoming()
         policy = self.settings.network_policy()
-        result = await fetch_to_file(url, incoming, policy)
+        with storage_errors("nothing was kept"):
+            result = await fetch_to_file(url, incoming, policy)
         name = clean_filename(filename if isinstance(filename, str) else None) or result.filename
         return await self.keep_upload(key_id, incoming, result.size_bytes, name or filename_from_url(url))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import logging
@@ -49,13 +50,26 @@ class JobsApi:
         self.announce = announce
 
     async def start_transcription(self, token_info: Principal, body: dict[str, Any]) -> Any:
+        idempotency_key = Headers(scope=connexion_scope._get_current_object()).get("idempotency-key")
+        request_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+        if idempotency_key is not None:
+            # The earlier answer wins over every check below (the contract): a replay, or 409 for another body.
+            replay = functools.partial(self.store.replay, token_info.key_id, idempotency_key, request_hash)
+            if (earlier := await anyio.to_thread.run_sync(replay)) is not None:
+                return _job_answer(earlier, 202)
         options = job_options(body)
         self.pipeline.check(TranscriptionOptions.from_job_options(options))
         if options["webhook_url"]:
             await self._check_webhook_url(options["webhook_url"])
-        idempotency_key = Headers(scope=connexion_scope._get_current_object()).get("idempotency-key")
         job, created = await anyio.to_thread.run_sync(
-            lambda: self._create(token_info.key_id, body, options, idempotency_key)
+            lambda: self.store.create_job(
+                token_info.key_id,
+                str(body["file_id"]),
+                options,
+                dict(body.get("metadata") or {}),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
         )
         if created:
             logger.info("job %s queued on %s", job.job_id, job.file_id)
@@ -72,23 +86,6 @@ class JobsApi:
             await anyio.to_thread.run_sync(check_url, url, self.deployment.settings.network_policy())
         except UrlFetchFailed as exc:
             logger.info("webhook URL accepted, not resolvable now (%s)", exc.detail)
-
-    def _create(
-        self, key_id: str, body: dict[str, Any], options: dict[str, Any], idempotency_key: str | None
-    ) -> tuple[Job, bool]:
-        request_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
-        if idempotency_key is not None:
-            # A replay answers the earlier job, even when its file is gone since.
-            earlier = self.store.replay(key_id, idempotency_key, request_hash)
-            if earlier is not None:
-                return earlier, False
-        file_id = str(body["file_id"])
-        if self.store.get_file(key_id, file_id) is None:
-            raise NotFound(f"No file {file_id} for this API key.")
-        metadata = dict(body.get("metadata") or {})
-        return self.store.create_job(
-            key_id, file_id, options, metadata, idempotency_key=idempotency_key, request_hash=request_hash
-        )
 
     async def get_job_status(self, token_info: Principal, job_id: str) -> Any:
         return _job_answer(await self._job(token_info.key_id, job_id), 200)

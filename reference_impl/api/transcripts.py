@@ -13,7 +13,7 @@ from reference_impl.db import Job, JobStatus
 from reference_impl.deployment import Deployment
 from voxcontract import __version__
 from voxcontract.auth import Principal
-from voxcontract.errors import Conflict, NotFound
+from voxcontract.errors import Conflict, NotFound, ProblemError
 from voxcontract.subtitles import render_download
 from voxcontract.transcription import Transcript
 
@@ -40,10 +40,15 @@ class TranscriptsApi:
         return response
 
     async def _purge(self, job: Job) -> None:
-        path = await anyio.to_thread.run_sync(self.deployment.store.purge_job, job.key_id, job.job_id)
-        if path is not None:
-            self.deployment.media.discard(path)
-        logger.info("job %s and its media deleted after retrieval (retention.delete_after_retrieval)", job.job_id)
+        store, media = self.deployment.store, self.deployment.media
+        try:
+            await anyio.to_thread.run_sync(store.purge_job, job.key_id, job.job_id, media.remove)
+        except ProblemError as exc:
+            # The download itself succeeded; the job goes with the next purge instead of now.
+            logger.warning("job %s: deletion after retrieval postponed to the next purge: %s", job.job_id, exc)
+            await anyio.to_thread.run_sync(store.expire_job, job.key_id, job.job_id)
+            return
+        logger.info("job %s deleted after retrieval (retention.delete_after_retrieval)", job.job_id)
 
 
 def _completed_transcript(job: Job) -> Transcript:

@@ -3,6 +3,7 @@ retention (media gone from disk), tenants, and the clear 4xx problems for what i
 
 from __future__ import annotations
 
+import contextlib
 import tracemalloc
 import wave
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from tests.reference_impl.support import (
     upload,
     wait_for_job,
 )
+from tests.reference_impl.test_media_store import unwritable
 from voxcontract.serving import BackgroundServer
 
 HELLO = Path("mockserver/fixtures/hello.wav")
@@ -45,7 +47,7 @@ def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 def media_files(server: RunningReference) -> set[Path]:
     """The media files on disk (incoming ones included)."""
     root = server.data_dir / "media"
-    return {path for path in root.rglob("*") if path.is_file()}
+    return {path for path in root.rglob("*") if path.is_file() and path.name != ".lock"}
 
 
 def silent_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
@@ -262,11 +264,14 @@ def test_jobs_are_listed_newest_first_by_pages_and_per_key(tmp_path: Path) -> No
             problem(other.delete(f"/v1/jobs/{made[0]}"), 404, "not_found")
 
 
-def test_a_job_whose_file_was_deleted_fails_with_a_code(tmp_path: Path) -> None:
+def test_a_job_whose_media_vanished_from_disk_fails_with_a_code(tmp_path: Path) -> None:
     with serve_reference(tmp_path, workers=0) as server, server.client() as client:
+        before = media_files(server)
         file_id = upload(client, HELLO)["file_id"]
         job_id = start_job(client, file_id)["job_id"]
-        assert client.delete(f"/v1/files/{file_id}").status_code == 204
+        problem(client.delete(f"/v1/files/{file_id}"), 409, "file_in_use")
+        (stored,) = media_files(server) - before
+        stored.unlink()  # an operator's mistake (the API refuses to delete a file a job needs)
         server.app.runtime.runner(job_id)  # what a consumer thread does with the announcement
         job = client.get(f"/v1/status/{job_id}").json()
         assert job["status"] == "failed"
@@ -287,6 +292,28 @@ def test_delete_file_removes_the_media_from_disk(reference: RunningReference) ->
         assert not stored.exists()
         problem(client.get(f"/v1/files/{file_id}"), 404, "not_found")
         problem(client.delete(f"/v1/files/{file_id}"), 404, "not_found")
+
+
+def test_an_unwritable_media_store_answers_503_and_keeps_nothing_half_done(reference: RunningReference) -> None:
+    media = reference.data_dir / "media"
+    with reference.client() as client:
+        before = media_files(reference)
+        file_id = upload(client, HELLO)["file_id"]
+        (stored,) = media_files(reference) - before
+        kept = media_files(reference)
+        with contextlib.ExitStack() as read_only:
+            for folder in [media, *(path for path in media.rglob("*") if path.is_dir())]:
+                read_only.enter_context(unwritable(folder))
+            refused = problem(client.delete(f"/v1/files/{file_id}"), 503, "service_unavailable")
+            assert "nothing was deleted" in refused["detail"]
+            assert client.get(f"/v1/files/{file_id}").status_code == 200, "the row went without its media"
+            with HELLO.open("rb") as audio:
+                response = client.post("/v1/upload", files={"file": ("hello.wav", audio, "audio/wav")})
+            problem(response, 503, "service_unavailable")
+            assert response.headers["Retry-After"].isdigit()
+            assert media_files(reference) == kept
+        assert client.delete(f"/v1/files/{file_id}").status_code == 204  # the retry completes
+        assert not stored.exists()
 
 
 def test_delete_job_forgets_it_and_keeps_the_file(reference: RunningReference) -> None:

@@ -15,13 +15,16 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 from sqlalchemy import Engine, func, select
 
-from reference_impl.db import Job, JobStatus, create_schema, default_url, make_engine, make_sessions
+from reference_impl.db import File, Job, JobStatus, create_schema, default_url, make_engine, make_sessions
 from reference_impl.store import TRANSCRIPTION_FAILED, JobStore
-from voxcontract.errors import IdempotencyKeyReused
+from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable
 from voxcontract.spec import load_spec
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FILE_ID, OTHER_FILE_ID = "file_8Yq2Lw5ZtB3nK7cD", "file_Zx81Lw5ZtB3nK7cQ"
+B_FILE_ID = "file_Bb81Lw5ZtB3nK7cB"
+#: The files every store test starts with: jobs can only be made on a file of their own key.
+SEED_FILES = {FILE_ID: "key_a", OTHER_FILE_ID: "key_a", B_FILE_ID: "key_b"}
 OPTIONS = {
     "language": "auto",
     "timestamps": "segment",
@@ -52,7 +55,39 @@ class Stores:
         engine = make_engine(self.url)
         create_schema(engine)
         self.engines.append(engine)
-        return JobStore(make_sessions(engine), **options)
+        sessions = make_sessions(engine)
+        with sessions.begin() as session:
+            for file_id, key_id in SEED_FILES.items():
+                if session.get(File, file_id) is None:
+                    session.add(seed_file(file_id, key_id))
+        return JobStore(sessions, **options)
+
+
+def seed_file(file_id: str, key_id: str) -> File:
+    return File(
+        file_id=file_id,
+        key_id=key_id,
+        filename="seed.wav",
+        content_type="audio/wav",
+        size_bytes=1,
+        duration_seconds=1.0,
+        path=f"/m/{file_id}",
+        created_at=T0,
+        expires_at=T0 + timedelta(days=365),
+    )
+
+
+class MediaLog:
+    """What a store asked the media store to remove (or, set to fail, refuses like a read-only disk)."""
+
+    def __init__(self) -> None:
+        self.removed: list[str] = []
+        self.fail = False
+
+    def __call__(self, path: str) -> None:
+        if self.fail:
+            raise ServiceUnavailable("read-only")
+        self.removed.append(path)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -109,14 +144,80 @@ def test_files_belong_to_their_key(store: JobStore) -> None:
     )
     assert record.file_id.startswith("file_")
     assert store.get_file("key_b", record.file_id) is None
-    assert store.delete_file("key_b", record.file_id) is None
+    media = MediaLog()
+    assert store.delete_file("key_b", record.file_id, media) is None
     found = store.get_file("key_a", record.file_id)
     assert found is not None
     assert found.expires_at - found.created_at == store.file_ttl
-    deleted = store.delete_file("key_a", record.file_id)
+    deleted = store.delete_file("key_a", record.file_id, media)
     assert deleted is not None
     assert deleted.path == "/m/a"
+    assert media.removed == ["/m/a"]
     assert store.get_file("key_a", record.file_id) is None
+
+
+def test_a_file_and_its_media_are_deleted_together_or_not_at_all(store: JobStore) -> None:
+    media = MediaLog()
+    media.fail = True
+    with pytest.raises(ServiceUnavailable):
+        store.delete_file("key_a", FILE_ID, media)
+    assert store.get_file("key_a", FILE_ID) is not None, "the row went without its media"
+    media.fail = False
+    assert store.delete_file("key_a", FILE_ID, media) is not None
+    assert media.removed == [f"/m/{FILE_ID}"]
+
+
+def test_a_file_that_an_active_job_needs_is_not_deleted(store: JobStore) -> None:
+    media = MediaLog()
+    (job,) = queue(store)
+    with pytest.raises(FileInUse, match=job.job_id):
+        store.delete_file("key_a", FILE_ID, media)
+    assert store.claim_next("w1", 60, now=T0)
+    with pytest.raises(FileInUse):
+        store.delete_file("key_a", FILE_ID, media)
+    assert store.complete(job.job_id, "w1", RESULT, now=T0)
+    assert store.delete_file("key_a", FILE_ID, media) is not None
+    assert media.removed == [f"/m/{FILE_ID}"]
+
+
+def test_a_job_needs_an_existing_file_of_its_key(store: JobStore) -> None:
+    with pytest.raises(NotFound):
+        store.create_job("key_a", B_FILE_ID, OPTIONS, {})
+    store.delete_file("key_a", OTHER_FILE_ID, MediaLog())
+    with pytest.raises(NotFound):
+        store.create_job("key_a", OTHER_FILE_ID, OPTIONS, {})
+    assert job_count(store) == 0
+
+
+def test_retention_keeps_a_file_that_another_active_job_needs(store: JobStore) -> None:
+    media = MediaLog()
+    done, waiting = queue(store, 2)
+    assert store.claim_next("w1", 60, now=T0)
+    assert store.complete(done.job_id, "w1", RESULT, now=T0)
+    assert store.purge_job("key_a", done.job_id, media)
+    assert store.get_job("key_a", done.job_id) is None
+    assert store.get_file("key_a", FILE_ID) is not None
+    assert media.removed == []
+    assert store.claim_next("w1", 60, now=T0)
+    assert store.complete(waiting.job_id, "w1", RESULT, now=T0)
+    assert store.purge_job("key_a", waiting.job_id, media)
+    assert store.get_file("key_a", FILE_ID) is None
+    assert media.removed == [f"/m/{FILE_ID}"]
+
+
+def test_a_purge_whose_media_cannot_be_removed_keeps_the_job(store: JobStore) -> None:
+    media = MediaLog()
+    media.fail = True
+    (job,) = queue(store)
+    assert store.claim_next("w1", 60, now=T0)
+    assert store.complete(job.job_id, "w1", RESULT, now=T0)
+    with pytest.raises(ServiceUnavailable):
+        store.purge_job("key_a", job.job_id, media)
+    assert store.get_job("key_a", job.job_id) is not None
+    assert store.expire_job("key_a", job.job_id, now=T0)
+    media.fail = False
+    store.purge_expired(media, now=T0 + timedelta(seconds=1))
+    assert store.get_job("key_a", job.job_id) is None
 
 
 def test_jobs_belong_to_their_key(store: JobStore) -> None:
@@ -148,7 +249,7 @@ def test_same_idempotency_key_with_another_body_is_refused(store: JobStore) -> N
 
 def test_idempotency_keys_are_per_api_key(store: JobStore) -> None:
     a, _ = store.create_job("key_a", FILE_ID, OPTIONS, {}, idempotency_key="k1", request_hash="h1")
-    b, created = store.create_job("key_b", FILE_ID, OPTIONS, {}, idempotency_key="k1", request_hash="h1")
+    b, created = store.create_job("key_b", B_FILE_ID, OPTIONS, {}, idempotency_key="k1", request_hash="h1")
     assert created
     assert a.job_id != b.job_id
 
@@ -354,7 +455,7 @@ def validate_webhook_event(payload: Any) -> None:
 
 def test_each_job_end_makes_one_event_in_the_contract_shape(store: JobStore) -> None:
     (hooked,) = queue(store, options=HOOKED)
-    silent, _ = store.create_job("key_b", FILE_ID, OPTIONS, {}, now=T0 + timedelta(seconds=1))
+    silent, _ = store.create_job("key_b", B_FILE_ID, OPTIONS, {}, now=T0 + timedelta(seconds=1))
     for job in (hooked, silent):
         assert store.claim_next("w1", 60, now=T0)
         assert store.complete(job.job_id, "w1", RESULT, now=T0 + timedelta(seconds=5))
@@ -428,13 +529,15 @@ def test_purge_forgets_expired_files_and_ended_jobs(store: JobStore) -> None:
     event = store.outbox.event_for_job(ended.job_id)
     assert event is not None
     store.outbox.record_attempt(event.event_id, status_code=200, now=T0)
-    assert store.purge_expired(now=T0 + timedelta(days=1)) == []
-    assert store.purge_expired(now=T0 + store.file_ttl) == ["/m/a"]
+    removed = MediaLog()
+    assert store.purge_expired(removed, now=T0 + timedelta(days=1)) == []
+    assert store.purge_expired(removed, now=T0 + store.file_ttl) == [media.file_id]
+    assert removed.removed == ["/m/a"]
     assert store.get_file("key_a", media.file_id) is None
     assert store.get_job("key_a", ended.job_id) is None
     assert store.get_job("key_a", waiting.job_id) is not None
     assert store.outbox.event_for_job(ended.job_id) is None
-    assert store.purge_expired(now=T0 + timedelta(days=30)) == []
+    assert store.purge_expired(removed, now=T0 + timedelta(days=30)) == []
 
 
 def test_an_ended_job_is_kept_for_its_own_retention_ttl(store: JobStore) -> None:
@@ -442,7 +545,7 @@ def test_an_ended_job_is_kept_for_its_own_retention_ttl(store: JobStore) -> None
     (job,) = queue(store, options=short)
     assert store.claim_next("w1", 60, now=T0)
     assert store.complete(job.job_id, "w1", RESULT, now=T0)
-    store.purge_expired(now=T0 + timedelta(seconds=59))
+    store.purge_expired(MediaLog(), now=T0 + timedelta(seconds=59))
     assert store.get_job("key_a", job.job_id) is not None
-    store.purge_expired(now=T0 + timedelta(seconds=60))
+    store.purge_expired(MediaLog(), now=T0 + timedelta(seconds=60))
     assert store.get_job("key_a", job.job_id) is None
