@@ -50,6 +50,7 @@ def open_deployment(settings: ReferenceSettings) -> Deployment:
     store = JobStore(
         sessions,
         max_attempts=settings.max_attempts,
+        max_running_jobs_per_key=settings.max_running_jobs_per_key,
         file_ttl=timedelta(seconds=settings.file_ttl_seconds),
         job_ttl=timedelta(seconds=settings.job_ttl_seconds),
     )

@@ -2,9 +2,12 @@
 
 The job table is the source of truth, and the lease protocol keeps every job moving:
 
-- :meth:`JobStore.claim_next` takes the oldest *claimable* job (queued, or processing with an expired lease and
-  attempts left) with a conditional ``UPDATE`` whose ``WHERE`` repeats the claimable test, so of two workers that
-  chose the same row only one changes it (the other sees ``rowcount == 0`` and tries the next candidate).
+- :meth:`JobStore.claim_next` takes a *claimable* job (queued, or processing with an expired lease and attempts
+  left) with a conditional ``UPDATE`` whose ``WHERE`` repeats the claimable test, so of two workers that chose the
+  same row only one changes it (the other sees ``rowcount == 0`` and tries the next candidate).
+- Claims are fair across keys: the next job is the oldest waiting job of the key with the fewest running jobs, then
+  the key served least recently, then the key waiting longest, so one key's twenty long jobs do not starve another
+  key's short one. A key runs at most ``max_running_jobs_per_key`` jobs at once (0: no limit); its other jobs wait.
 - The owner renews its lease while it works and ends the job with :meth:`~JobStore.complete` or
   :meth:`~JobStore.fail`, both conditional on ``status = processing AND lease_owner = worker``: a worker whose job
   was taken over cannot end it, and a completed or failed job never changes again.
@@ -28,9 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from reference_impl.db import File, Job, JobStatus, new_id, rowcount, utcnow
 from reference_impl.outbox import Outbox, add_event
@@ -82,11 +85,13 @@ class JobStore:
         sessions: sessionmaker[Session],
         *,
         max_attempts: int = 3,
+        max_running_jobs_per_key: int = 0,
         file_ttl: timedelta = timedelta(days=7),
         job_ttl: timedelta = timedelta(days=7),
     ) -> None:
         self._sessions = sessions
         self.max_attempts = max_attempts
+        self.max_running_jobs_per_key = max_running_jobs_per_key
         self.file_ttl = file_ttl
         self.job_ttl = job_ttl
         #: The webhook events of ended jobs (written in the job's own transaction).
@@ -248,8 +253,8 @@ class JobStore:
     def claim_next(
         self, worker_id: str, lease_seconds: float, now: datetime | None = None, *, job_id: str | None = None
     ) -> Job | None:
-        """Take the oldest claimable job (or job ``job_id``, if claimable) for ``worker_id`` until now +
-        ``lease_seconds``; None when there is none."""
+        """Take the fairest claimable job (or job ``job_id``, if claimable) for ``worker_id`` until now +
+        ``lease_seconds``; None when there is none (or only jobs of keys at their running limit)."""
         now = now or utcnow()
         self.fail_exhausted(now)
         lease = {
@@ -261,20 +266,86 @@ class JobStore:
         }
         for _ in range(_CLAIM_TRIES):
             with self._sessions.begin() as session:
-                oldest = self._oldest_claimable(now)
-                if job_id is not None:
-                    oldest = oldest.where(Job.job_id == job_id)
-                candidate = session.scalar(oldest.limit(1))
+                candidate = self._candidate(session, now, job_id)
                 if candidate is None:
                     return None
-                if _update_job(session, candidate, self._claimable(now), **lease):
-                    return session.get(Job, candidate, populate_existing=True)
+                job_id_now, key_id = candidate
+                if _update_job(session, job_id_now, self._claimable_for(key_id, now), **lease):
+                    return session.get(Job, job_id_now, populate_existing=True)
         return None
 
+    def _candidate(self, session: Session, now: datetime, job_id: str | None) -> tuple[str, str] | None:
+        """The job to claim next and its key: ``job_id`` if claimable, else the oldest of the fairest key."""
+        if job_id is not None:
+            row = session.execute(select(Job.job_id, Job.key_id).where(self._claimable(now), Job.job_id == job_id))
+            found = row.first()
+            if found is None or found.key_id not in self._eligible_keys(session, now):
+                return None
+            return found.job_id, found.key_id
+        keys = self._eligible_keys(session, now)
+        if not keys:
+            return None
+        fairest = next(iter(keys))
+        chosen = session.scalar(self._oldest_claimable(now).where(Job.key_id == fairest).limit(1))
+        return None if chosen is None else (chosen, fairest)
+
+    def _eligible_keys(self, session: Session, now: datetime) -> dict[str, int]:
+        """Keys with claimable jobs and room to run one, fairest first (fewest running, served least recently
+        (never first), waiting longest), each with the number of jobs it may start now."""
+        waiting = dict(
+            session.execute(
+                select(Job.key_id, func.min(Job.created_at)).where(self._claimable(now)).group_by(Job.key_id)
+            ).all()
+        )
+        if not waiting:
+            return {}
+        running = dict(
+            session.execute(
+                select(Job.key_id, func.count()).where(_running(now), Job.key_id.in_(waiting)).group_by(Job.key_id)
+            ).all()
+        )
+        served = dict(
+            session.execute(
+                select(Job.key_id, func.max(func.coalesce(Job.completed_at, Job.updated_at)))
+                .where(Job.status != JobStatus.QUEUED, Job.key_id.in_(waiting))
+                .group_by(Job.key_id)
+            ).all()
+        )
+        limit = self.max_running_jobs_per_key
+        room = {key: (limit - running.get(key, 0) if limit else _CLAIM_TRIES) for key in waiting}
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        fairest = sorted(waiting, key=lambda key: (running.get(key, 0), _aware(served.get(key), never), waiting[key]))
+        return {key: room[key] for key in fairest if room[key] > 0}
+
+    def _claimable_for(self, key_id: str, now: datetime) -> ColumnElement[bool]:
+        """Claimable, and (with a limit) the key still has room: the claim's ``UPDATE`` repeats both tests."""
+        if not self.max_running_jobs_per_key:
+            return self._claimable(now)
+        other = aliased(Job)
+        running = (
+            select(func.count())
+            .select_from(other)
+            .where(
+                other.key_id == key_id,
+                other.status == JobStatus.PROCESSING,
+                other.lease_expires_at >= now,
+            )
+            .scalar_subquery()
+        )
+        return and_(self._claimable(now), running < self.max_running_jobs_per_key)
+
     def claimable_job_ids(self, limit: int, now: datetime | None = None) -> list[str]:
-        """The oldest claimable jobs' ids (queued, or with an expired lease), for re-announcing them to workers."""
+        """The oldest claimable jobs' ids of keys with room to run one (queued, or with an expired lease), for
+        re-announcing them to workers."""
+        now = now or utcnow()
+        job_ids: list[str] = []
         with self._sessions() as session:
-            return list(session.scalars(self._oldest_claimable(now or utcnow()).limit(limit)))
+            for key_id, room in self._eligible_keys(session, now).items():
+                oldest = self._oldest_claimable(now).where(Job.key_id == key_id)
+                job_ids += session.scalars(oldest.limit(min(room, limit - len(job_ids))))
+                if len(job_ids) >= limit:
+                    break
+        return job_ids
 
     def lease_owners(self) -> set[str]:
         """The workers that hold a job now."""
@@ -453,6 +524,17 @@ class JobStore:
 
 class _FileNeeded(Exception):
     """An expired file that a queued or processing job still needs: it stays (the transaction rolls back)."""
+
+
+def _running(now: datetime) -> ColumnElement[bool]:
+    return and_(Job.status == JobStatus.PROCESSING, Job.lease_expires_at >= now)
+
+
+def _aware(moment: datetime | None, default: datetime) -> datetime:
+    """``moment`` comparable with aware datetimes (SQLite hands naive ones back), or ``default``."""
+    if moment is None:
+        return default
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=default.tzinfo)
 
 
 def _file_of(key_id: str, file_id: str) -> Select[File]:

@@ -101,9 +101,11 @@ class JobRunner:
         self._lock = threading.Lock()
 
     def __call__(self, job_id: str) -> None:
-        job = self.store.claim_next(self.worker_id, self.settings.lease_seconds, job_id=job_id)
+        """Run one job. An announcement wakes a worker; which job it runs is the store's fair choice, not
+        necessarily the announced one (every queued job has its own announcement, or maintenance makes one)."""
+        job = self.store.claim_next(self.worker_id, self.settings.lease_seconds)
         if job is None:
-            return  # done, deleted, or another worker has it
+            return  # nothing claimable: taken by another worker, deleted, or its key is at its running limit
         logger.info("job %s: attempt %d on %s", job.job_id, job.attempts, self.worker_id)
         progress = _Progress()
         with self._tracked(job.job_id), self._heartbeat(job.job_id, progress):

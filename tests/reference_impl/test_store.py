@@ -549,3 +549,63 @@ def test_an_ended_job_is_kept_for_its_own_retention_ttl(store: JobStore) -> None
     assert store.get_job("key_a", job.job_id) is not None
     store.purge_expired(MediaLog(), now=T0 + timedelta(seconds=60))
     assert store.get_job("key_a", job.job_id) is None
+
+
+# Fairness across keys
+
+
+def test_one_keys_backlog_does_not_starve_another_key(store: JobStore) -> None:
+    backlog = queue(store, 20)
+    (other,) = [job for job, _ in [store.create_job("key_b", B_FILE_ID, OPTIONS, {}, now=T0 + timedelta(seconds=30))]]
+    order = []
+    for step in range(4):
+        claimed = store.claim_next("w1", 60, now=T0 + timedelta(seconds=40 + step))
+        assert claimed is not None
+        order.append(claimed.job_id)
+        assert store.complete(claimed.job_id, "w1", RESULT, now=T0 + timedelta(seconds=40 + step))
+    # The oldest job first; then the key never served; then back to the backlog, oldest first.
+    assert order == [backlog[0].job_id, other.job_id, backlog[1].job_id, backlog[2].job_id]
+
+
+def test_keys_take_turns_in_order_of_least_recent_service(store: JobStore) -> None:
+    a_jobs = queue(store, 3)
+    b_jobs = [
+        store.create_job("key_b", B_FILE_ID, OPTIONS, {}, now=T0 + timedelta(seconds=10 + i))[0] for i in range(3)
+    ]
+    order = []
+    for step in range(6):
+        claimed = store.claim_next("w1", 60, now=T0 + timedelta(seconds=20 + step))
+        assert claimed is not None
+        order.append(claimed.key_id)
+        store.complete(claimed.job_id, "w1", RESULT, now=T0 + timedelta(seconds=20 + step))
+    assert order == ["key_a", "key_b"] * 3
+    assert {job.job_id for job in a_jobs + b_jobs} == {
+        job.job_id for job in store.list_jobs("key_a").jobs + store.list_jobs("key_b").jobs
+    }
+
+
+def test_a_key_at_its_running_limit_waits_while_others_run(stores: Stores) -> None:
+    store = stores.open(max_running_jobs_per_key=2)
+    queue(store, 4)
+    b_job, _ = store.create_job("key_b", B_FILE_ID, OPTIONS, {}, now=T0 + timedelta(seconds=30))
+    now = T0 + timedelta(seconds=40)
+    claimed = [store.claim_next(f"w{i}", 60, now=now) for i in range(4)]
+    assert [job.key_id if job else None for job in claimed] == ["key_a", "key_b", "key_a", None]
+    assert store.claimable_job_ids(10, now=now) == []  # nothing to announce: key_a is at its limit
+    first = claimed[0]
+    assert first is not None
+    assert store.complete(first.job_id, "w0", RESULT, now=now)
+    assert len(store.claimable_job_ids(10, now=now)) == 1
+    again = store.claim_next("w3", 60, now=now)
+    assert again is not None
+    assert again.key_id == "key_a"
+    assert b_job.key_id == "key_b"
+
+
+def test_an_expired_lease_frees_its_keys_running_slot(stores: Stores) -> None:
+    store = stores.open(max_running_jobs_per_key=1)
+    queue(store, 2)
+    assert store.claim_next("w1", 60, now=T0)
+    assert store.claim_next("w2", 60, now=T0 + timedelta(seconds=30)) is None
+    resumed = store.claim_next("w2", 60, now=T0 + timedelta(seconds=61))
+    assert resumed is not None  # w1's lease ran out: its job (or the next) is claimable again
