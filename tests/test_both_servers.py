@@ -192,6 +192,30 @@ MISTAKES = [
     ),
     Mistake("private URL", "POST", "/v1/upload", {"json": {"url": "http://10.0.0.1/a.wav"}}, 400, "url_not_allowed"),
     Mistake("bad cursor", "GET", "/v1/jobs?cursor=bm9wZQ", {}, 400, "invalid_request"),
+    Mistake(
+        "long metadata key",
+        "POST",
+        "/v1/transcribe",
+        {"json": {"file_id": "file_doesnotexist0000", "metadata": {"k" * 65: "v"}}},
+        400,
+        "invalid_request",
+    ),
+    Mistake(
+        "long metadata value",
+        "POST",
+        "/v1/transcribe",
+        {"json": {"file_id": "file_doesnotexist0000", "metadata": {"k": "v" * 513}}},
+        400,
+        "invalid_request",
+    ),
+    Mistake(
+        "17 metadata keys",
+        "POST",
+        "/v1/transcribe",
+        {"json": {"file_id": "file_doesnotexist0000", "metadata": {f"k{i}": "v" for i in range(17)}}},
+        400,
+        "invalid_request",
+    ),
 ]
 
 

@@ -25,7 +25,7 @@ from mockserver.scenarios import Scenario
 from mockserver.state import MockState
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, NotFound, UnprocessableEntity
-from voxcontract.transcription import Transcript, TranscriptionOptions, job_options
+from voxcontract.transcription import Transcript, TranscriptionOptions, job_metadata, job_options
 
 __all__ = ["JobsApi"]
 
@@ -45,6 +45,7 @@ class JobsApi:
 
     async def start_transcription(self, token_info: Principal, body: dict[str, Any]) -> Any:
         tenant = token_info.key_id
+        job_metadata(body)  # what the schema cannot say, checked before the idempotency replay as the schema is
         key = current_request().headers.get("idempotency-key")
         if key is not None:
             earlier = self.state.idempotent_job(tenant, key, body)
@@ -106,7 +107,7 @@ class JobsApi:
             seq=self.state.next_seq(),
             file_id=file.file_id,
             options=options,
-            metadata=dict(body.get("metadata") or {}),
+            metadata=job_metadata(body),
             timeline=timeline,
             transcript=transcript,
             failure_message=_failure_message(file, scenario),

@@ -28,7 +28,7 @@ from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.store import JobCursor
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, NotFound, UrlFetchFailed
-from voxcontract.transcription import TranscriptionOptions, job_options
+from voxcontract.transcription import TranscriptionOptions, job_metadata, job_options
 
 __all__ = ["JobsApi"]
 
@@ -50,6 +50,7 @@ class JobsApi:
         self.announce = announce
 
     async def start_transcription(self, token_info: Principal, body: dict[str, Any]) -> Any:
+        metadata = job_metadata(body)
         idempotency_key = Headers(scope=connexion_scope._get_current_object()).get("idempotency-key")
         request_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
         if idempotency_key is not None:
@@ -66,7 +67,7 @@ class JobsApi:
                 token_info.key_id,
                 str(body["file_id"]),
                 options,
-                dict(body.get("metadata") or {}),
+                metadata,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )

@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["Segment", "Transcriber", "Transcript", "TranscriptionOptions", "Word", "job_options"]
+from voxcontract.errors import BadRequest
+
+__all__ = [
+    "MAX_METADATA_KEY_LENGTH",
+    "Segment",
+    "Transcriber",
+    "Transcript",
+    "TranscriptionOptions",
+    "Word",
+    "job_metadata",
+    "job_options",
+]
 
 TimestampGranularity = Literal["none", "segment", "word"]
 
@@ -32,6 +43,26 @@ class TranscriptionOptions:
             diarization=options["diarization"],
             speakers_expected=options["speakers_expected"],
         )
+
+
+#: The longest metadata key (the contract's ``Metadata.x-voxscriber-max-key-length``; values are bounded by the schema).
+MAX_METADATA_KEY_LENGTH = 64
+
+
+def job_metadata(body: Mapping[str, Any]) -> dict[str, str]:
+    """The ``metadata`` of a ``POST /v1/transcribe`` body, its keys checked against what the schema cannot say.
+
+    :raises BadRequest: a key is empty or longer than :data:`MAX_METADATA_KEY_LENGTH` characters.
+    """
+    metadata = dict(body.get("metadata") or {})
+    for key in metadata:
+        if not 1 <= len(key) <= MAX_METADATA_KEY_LENGTH:
+            raise BadRequest(
+                f"Metadata keys have 1 to {MAX_METADATA_KEY_LENGTH} characters; "
+                f"one has {len(key)} ({key[:24]!r}{'...' if len(key) > 24 else ''}).",
+                errors=[{"pointer": "/metadata", "message": f"a key of {len(key)} characters"}],
+            )
+    return metadata
 
 
 def job_options(body: Mapping[str, Any]) -> dict[str, Any]:
