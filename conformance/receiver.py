@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from conformance.scope import current_scope
 from voxcontract.serving import BackgroundServer, free_port
+from voxcontract.tls import ServerCertificate
 
 __all__ = ["DEFAULT_PATH", "Delivery", "WebhookReceiver", "parse_listen"]
 
@@ -51,16 +52,23 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 class WebhookReceiver:
-    """A real HTTP server on a background thread; a context manager."""
+    """A real HTTP server on a background thread (HTTPS with a ``certificate``); a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        public_url: str | None = None,
+        certificate: ServerCertificate | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._public_url = public_url
         self._deliveries: list[Delivery] = []
         self._condition = threading.Condition()
         routes = [Route("/{path:path}", self._receive, methods=["POST", "PUT"])]
-        self._server = BackgroundServer(Starlette(routes=routes), host=host, port=self.port)
+        self._server = BackgroundServer(Starlette(routes=routes), host=host, port=self.port, certificate=certificate)
         self._started = False
 
     @property
@@ -70,7 +78,7 @@ class WebhookReceiver:
             return self._public_url
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}{DEFAULT_PATH}"
+        return f"{self._server.scheme}://{host}:{self.port}{DEFAULT_PATH}"
 
     async def _receive(self, request: Request) -> Response:
         body = await request.body()

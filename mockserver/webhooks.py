@@ -2,9 +2,11 @@
 
 When a job with a ``webhook_url`` ends (on the mock clock), one event is created: an ``evt_`` id, a body
 ``{"type", "timestamp", "data": <the job at its end>}``. It is POSTed with httpx, signed per Standard Webhooks with
-the tenant's secret (the same ``webhook-id`` on every attempt, a fresh timestamp and signature each time). A non-2xx
-answer, a timeout or a connection error is retried after ``settings.webhook_retry_schedule`` (real seconds, ±20 %
-jitter from an RNG seeded by the seed and the event id), at most ``len(schedule) + 1`` attempts in all.
+the tenant's secret (the same ``webhook-id`` on every attempt, a fresh timestamp and signature each time); https
+receivers must present a certificate for their host name from a trusted CA (``settings.ca_bundle``, else certifi's).
+A non-2xx answer, a timeout or a connection error (a refused certificate included) is retried after
+``settings.webhook_retry_schedule`` (real seconds, ±20 % jitter from an RNG seeded by the seed and the event id), at
+most ``len(schedule) + 1`` attempts in all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mockserver.records import JobRecord
 from mockserver.scenarios import Scenario
 from mockserver.state import MockState
 from voxcontract import __version__
+from voxcontract.tls import client_ssl_context
 from voxcontract.webhooks import WebhookSigner
 
 __all__ = ["Attempt", "Delivery", "WebhookDispatcher"]
@@ -171,7 +174,10 @@ class WebhookDispatcher:
         rng = random.Random(derive_bytes(self.settings.seed, "jitter", delivery.event_id))
         signer = WebhookSigner(delivery.secret)
         async with httpx.AsyncClient(
-            timeout=self.settings.webhook_timeout, trust_env=False, transport=self._transport
+            timeout=self.settings.webhook_timeout,
+            trust_env=False,
+            verify=client_ssl_context(self.settings.ca_bundle),
+            transport=self._transport,
         ) as client:
             # Resumes after the attempts already made (a delivery cut short by a shutdown restarts with the app).
             for number in range(len(delivery.attempts) + 1, len(schedule) + 2):

@@ -7,9 +7,10 @@ unless the policy allow-lists it.
 DNS pinning: the request then goes to the checked IP, never to the name, so a resolver that answers differently the
 second time (DNS rebinding) cannot redirect it. With httpx 0.28 the simplest correct way is public API only: the
 request URL carries the IP, the ``Host`` header carries the original host, and for https the ``sni_hostname``
-request extension makes httpcore send SNI and verify the certificate against the original host name. A fresh client
-per hop keeps a pooled TLS connection from being reused for another host name on the same IP. ``trust_env=False``
-keeps proxy variables from routing around all of this.
+request extension makes httpcore send SNI and verify the certificate against the original host name (never against
+the IP it connects to). Certificates are always verified, against certifi's CAs or the policy's ``ca_bundle``
+(`voxcontract.tls.client_ssl_context`). A fresh client per hop keeps a pooled TLS connection from being reused for
+another host name on the same IP. ``trust_env=False`` keeps proxy variables from routing around all of this.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import anyio.to_thread
 import httpx
 
 from voxcontract.errors import PayloadTooLarge, UrlFetchFailed, UrlNotAllowed
+from voxcontract.tls import client_ssl_context
 
 __all__ = ["FetchResult", "NetworkPolicy", "check_address", "check_url", "fetch_to_file", "post_json"]
 
@@ -48,7 +50,8 @@ class NetworkPolicy:
     ``allowlist`` entries are CIDRs or bare IPs (``"127.0.0.1/32"``: allowed on any port) or host names, optionally
     with a port (``"127.0.0.1:8080"``, ``"[::1]:8080"``, ``"media.internal"``): a URL whose host (and port) matches
     such an entry verbatim skips the address check; the same address reached under another name or port does not.
-    ``allow_private`` accepts every unicast address (development only).
+    ``allow_private`` accepts every unicast address (development only). ``ca_bundle``: a PEM file of the CAs https
+    servers' certificates must chain to (None: certifi's).
     """
 
     allow_private: bool = False
@@ -58,6 +61,7 @@ class NetworkPolicy:
     read_timeout: float = 30.0
     total_timeout: float = 300.0
     max_bytes: int = 104_857_600
+    ca_bundle: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +194,13 @@ async def _checked(url: str, policy: NetworkPolicy) -> str:
     return await anyio.to_thread.run_sync(check_url, url, policy)
 
 
-def _client(timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False)
+def _client(
+    timeout: httpx.Timeout, policy: NetworkPolicy, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    verify = client_ssl_context(policy.ca_bundle)
+    return httpx.AsyncClient(
+        transport=transport, timeout=timeout, verify=verify, follow_redirects=False, trust_env=False
+    )
 
 
 def _pinned_request(
@@ -267,7 +276,7 @@ async def _fetch_hop(
     """One hop: the result when ``url`` answers 2xx, the next URL when it redirects."""
     ip = await _checked(url, policy)
     timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
-    async with _client(timeout, transport) as client:
+    async with _client(timeout, policy, transport) as client:
         with _network_errors(url):
             response = await client.send(_pinned_request(client, "GET", url, ip), stream=True)
             try:
@@ -332,7 +341,7 @@ async def post_json(
     limits = httpx.Timeout(seconds, connect=min(seconds, policy.connect_timeout))
     all_headers = httpx.Headers({"Content-Type": "application/json"})
     all_headers.update(headers)
-    async with _client(limits, transport) as client:
+    async with _client(limits, policy, transport) as client:
         with _network_errors(url):
             request = _pinned_request(client, "POST", url, ip, headers=all_headers, content=body)
             response = await client.send(request, stream=True)

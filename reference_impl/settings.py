@@ -116,4 +116,5 @@ class ReferenceSettings(CoreSettings):
             max_redirects=self.url_max_redirects,
             total_timeout=self.url_timeout,
             max_bytes=max_bytes if max_bytes is not None else self.max_upload_bytes,
+            ca_bundle=self.ca_bundle,
         )

@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.text import Text
 from voxcontract import __version__
 from voxcontract.errors import ConfigError, SpecError
 from voxcontract.spec import load_spec, load_spec_file, spec_path, spec_text
+
+if TYPE_CHECKING:
+    from voxcontract.tls import ServerCertificate
 
 __all__ = ["main"]
 
@@ -146,6 +149,24 @@ def spec_command(fmt: str, show_path: bool) -> None:
         click.echo(json.dumps(load_spec(), indent=2, ensure_ascii=False))
 
 
+_CA_BUNDLE_OPTION = click.option(
+    "--ca-bundle", default=None, help="PEM file of the CAs that outbound HTTPS trusts (default: certifi's)."
+)
+_CERTIFICATE_OPTIONS = [
+    click.option("--ssl-certfile", default=None, help="PEM certificate (chain): serve HTTPS (with --ssl-keyfile)."),
+    click.option("--ssl-keyfile", default=None, help="The PEM private key of --ssl-certfile."),
+    click.option(
+        "--ssl-keyfile-password", default=None, help="The key's password (better: VOXCONTRACT_SSL_KEYFILE_PASSWORD)."
+    ),
+]
+
+
+def _certificate_options(command: _F) -> _F:
+    for option in reversed(_CERTIFICATE_OPTIONS):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
@@ -159,9 +180,12 @@ def spec_command(fmt: str, show_path: bool) -> None:
 @click.option("--webhook-timeout", type=float, default=None, help="Seconds a webhook receiver has to answer.")
 @click.option("--default-scenario", default=None, help="The scenario every request gets unless it names one.")
 @click.option("--log-level", default=None, help="uvicorn and app log level (default info).")
+@_certificate_options
+@_CA_BUNDLE_OPTION
 def mock(api_keys: tuple[str, ...], webhook_retry_schedule: str | None, **options: Any) -> None:
     """Run the deterministic mock server. Every option can also be set as VOXCONTRACT_<OPTION>."""
     from voxcontract.errors import ConfigError
+    from voxcontract.tls import check_tls
 
     try:
         from mockserver.app import create_app
@@ -172,12 +196,13 @@ def mock(api_keys: tuple[str, ...], webhook_retry_schedule: str | None, **option
             webhook_retry_schedule=_delays(webhook_retry_schedule),
             **options,
         )
+        certificate = check_tls(settings)
         app = create_app(settings)
     except ConfigError as exc:
         _console(stderr=True).print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_USAGE)
     _print_mock_banner(app)
-    _serve(app, settings.host, settings.port, settings.log_level)
+    _serve(app, settings.host, settings.port, settings.log_level, certificate)
 
 
 _ENGINE_OPTIONS = [
@@ -197,6 +222,7 @@ _ENGINE_OPTIONS = [
         "--allow-private-urls", is_flag=True, default=None, help="Let URL uploads and webhooks reach private networks."
     ),
     click.option("--url-allowlist", default=None, help="Comma-separated CIDRs or host[:port] allowed anyway."),
+    _CA_BUNDLE_OPTION,
     click.option("--log-level", default=None, help="Log level (default info)."),
 ]
 
@@ -245,6 +271,7 @@ def _config_errors_are_usage_errors(command: _F) -> _F:
 @click.option("--api-key", "api_keys", multiple=True, help="A key to accept besides the stored ones (repeatable).")
 @click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation (default "120/minute").')
 @click.option("--max-upload-bytes", type=int, default=None, help="The largest upload (default 100 MiB).")
+@_certificate_options
 @_engine_options
 @_config_errors_are_usage_errors
 def serve(**options: Any) -> None:
@@ -253,17 +280,19 @@ def serve(**options: Any) -> None:
     Every option can also be set as VOXCONTRACT_<OPTION> (VOXCONTRACT_DATA_DIR, VOXCONTRACT_MODEL, ...).
     """
     from reference_impl.commands import prepare_server
+    from voxcontract.tls import check_tls
 
     settings = _reference_settings(options)
+    certificate = check_tls(settings)  # before the model loads: a bad certificate is a usage error at once
     _configure_logging(settings.log_level)
     start = prepare_server(settings)
     _print_reference_banner(start)
-    _serve(start.app, settings.host, settings.port, settings.log_level)
+    _serve(start.app, settings.host, settings.port, settings.log_level, certificate)
 
 
 def _print_reference_banner(start: Any) -> None:
     settings = start.app.settings
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"{settings.scheme}://{settings.host}:{settings.port}"
     engine = start.app.runtime.runner.pipeline.transcriber
     console = _console()
     console.print(f"VoxScriber reference server on [bold]{base}[/bold]")
@@ -297,8 +326,10 @@ def worker(**options: Any) -> None:
     (at once when a process on the same host notices it is gone).
     """
     from reference_impl.commands import run_worker
+    from voxcontract.tls import client_ssl_context
 
     settings = _reference_settings(options)
+    client_ssl_context(settings.ca_bundle)  # webhooks: a bad CA bundle is a usage error now, not at the first one
     _configure_logging(settings.log_level)
     _console().print(f"VoxScriber worker on {settings.data_path} ({max(settings.workers, 1)} job thread(s))")
     run_worker(settings)
@@ -386,7 +417,7 @@ def _delays(text: str | None) -> tuple[float, ...] | None:
 
 def _print_mock_banner(app: Any) -> None:
     settings = app.settings
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"{settings.scheme}://{settings.host}:{settings.port}"
     console = _console()
     console.print(f"VoxScriber mock server on [bold]{base}[/bold]  (seed {settings.seed}, clock {settings.clock})")
     for key in settings.effective_api_keys:
@@ -396,11 +427,12 @@ def _print_mock_banner(app: Any) -> None:
     console.print(f"  admin API       {base}/__mock/ (docs {base}/__mock/ui/)")
 
 
-def _serve(app: Any, host: str, port: int, log_level: str) -> None:
+def _serve(app: Any, host: str, port: int, log_level: str, certificate: ServerCertificate | None = None) -> None:
     import uvicorn
 
     _configure_logging(log_level)
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+    tls = certificate.uvicorn_options() if certificate else {}
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), **tls)
 
 
 def _configure_logging(log_level: str) -> None:

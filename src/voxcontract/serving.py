@@ -1,4 +1,6 @@
-"""Serving an ASGI app with uvicorn: in the foreground (the CLI) or on a background thread (tests, plugins)."""
+"""Serving an ASGI app with uvicorn: in the foreground (the CLI) or on a background thread (tests, plugins).
+
+HTTPS when given a certificate (`voxcontract.tls.ServerCertificate`)."""
 
 from __future__ import annotations
 
@@ -10,33 +12,46 @@ from typing import Any, Self
 
 import uvicorn
 
+from voxcontract.tls import ServerCertificate, UvicornTLSOptions
+
 __all__ = ["BackgroundServer", "free_port"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
 class BackgroundServer:
-    """A real uvicorn server on a thread, on 127.0.0.1 and a free port; a context manager.
+    """A real uvicorn server on a thread, on 127.0.0.1 and a free port (HTTPS with a ``certificate``).
 
     >>> with BackgroundServer(app) as server:
     ...     httpx.get(server.base_url + "/v1/health")
     """
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 20.0,
+        certificate: ServerCertificate | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
-        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="on")
+        self.scheme = "https" if certificate else "http"
+        tls: UvicornTLSOptions = certificate.uvicorn_options() if certificate else {}
+        config = uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="on", **tls)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{self.port}", daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> Self:
         self._thread.start()

@@ -43,6 +43,14 @@ class CoreSettings:
     #: Validate responses against the contract (costs about a third of the throughput).
     validate_responses: bool = True
     log_level: str = "info"
+    #: HTTPS: the server's certificate (chain) and private key, PEM files; both or neither (plain HTTP).
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    #: The password of an encrypted ``ssl_keyfile``.
+    ssl_keyfile_password: str | None = dataclasses.field(default=None, repr=False)
+    #: Outbound HTTPS (URL uploads, webhooks) trusts only the CAs in this PEM file instead of certifi's store.
+    #: Certificates and host names are always verified.
+    ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -53,6 +61,15 @@ class CoreSettings:
             raise ConfigError("max_media_seconds must be a positive number of seconds")
         if any(not key or any(ch.isspace() for ch in key) for key in self.api_keys):
             raise ConfigError("API keys must be non-empty and contain no whitespace")
+        if bool(self.ssl_certfile) != bool(self.ssl_keyfile):
+            raise ConfigError("ssl_certfile and ssl_keyfile go together: give both (HTTPS) or neither (HTTP)")
+        if self.ssl_keyfile_password and not self.ssl_keyfile:
+            raise ConfigError("ssl_keyfile_password needs ssl_certfile and ssl_keyfile")
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when the server has a certificate, else ``http``."""
+        return "https" if self.ssl_certfile else "http"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:

@@ -14,8 +14,8 @@ from voxcontract import cli
 def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def fake_serve(app: Any, host: str, port: int, log_level: str) -> None:
-        calls.append({"app": app, "host": host, "port": port, "log_level": log_level})
+    def fake_serve(app: Any, host: str, port: int, log_level: str, certificate: Any = None) -> None:
+        calls.append({"app": app, "host": host, "port": port, "log_level": log_level, "certificate": certificate})
 
     monkeypatch.setattr(cli, "_serve", fake_serve)
     for name in ("SEED", "PORT", "API_KEYS", "CLOCK", "RATE_LIMIT", "DEFAULT_SCENARIO"):
