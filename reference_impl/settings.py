@@ -50,6 +50,9 @@ class ReferenceSettings(CoreSettings):
     lease_seconds: float = 30.0
     #: Claims before a job whose worker keeps dying fails with ``transcription_failed``.
     max_attempts: int = 3
+    #: Jobs of one API key that run at once across all workers (0: no limit); its other jobs wait in the queue.
+    #: Whatever the limit, workers take jobs fairly across keys.
+    max_running_jobs_per_key: int = 4
     #: Seconds between maintenance rounds: recovering jobs, delivering due webhooks.
     poll_interval: float = 0.5
     #: Seconds between purges of expired files and jobs.
@@ -76,7 +79,7 @@ class ReferenceSettings(CoreSettings):
         CoreSettings.__post_init__(self)
         if self.device not in _DEVICES:
             raise ConfigError(f"device must be one of {', '.join(_DEVICES)}, not {self.device!r}")
-        for name in ("cpu_threads", "workers"):
+        for name in ("cpu_threads", "workers", "max_running_jobs_per_key"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         if self.beam_size < 1 or self.max_attempts < 1:
