@@ -229,3 +229,25 @@ def test_every_contract_error_code_has_a_problem_class() -> None:
 
     # transcription_failed and processing_timeout describe failed jobs (JobError), never an HTTP answer.
     assert documented - {cls.code for cls in _problem_classes()} == {"transcription_failed", "processing_timeout"}
+
+
+# --- what OpenAPI 3.0 cannot say in a schema ---------------------------------------------------------------------
+
+
+def test_the_metadata_key_bound_is_the_cores() -> None:
+    from voxcontract.transcription import MAX_METADATA_KEY_LENGTH
+
+    assert DOCUMENT["components"]["schemas"]["Metadata"]["x-voxscriber-max-key-length"] == MAX_METADATA_KEY_LENGTH
+
+
+def test_generators_get_the_key_bound_as_json_schema() -> None:
+    import jsonschema
+
+    from voxcontract.spec import for_generators
+
+    metadata = for_generators(DOCUMENT)["components"]["schemas"]["Metadata"]
+    validator = jsonschema.Draft4Validator(metadata)
+    assert validator.is_valid({"k" * 64: "v", "é": ""})
+    for invalid in ({"": "v"}, {"k" * 65: "v"}, {"line\nbreak" * 7: "v"}, {"k": "v" * 513}):
+        assert not validator.is_valid(invalid), invalid
+    assert "patternProperties" not in DOCUMENT["components"]["schemas"]["Metadata"], "the contract itself is unchanged"

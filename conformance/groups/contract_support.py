@@ -31,7 +31,6 @@ out of every other text.
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,7 +57,7 @@ from conformance.checks import Exchange
 from conformance.client import BudgetExhausted, RequestBudget
 from conformance.context import ConformanceContext
 from conformance.scope import CheckScope, current_scope
-from voxcontract.spec import deref, iter_operations
+from voxcontract.spec import deref, for_generators, iter_operations
 
 __all__ = ["Finding", "PhaseReport", "Redactor", "RequestMeter", "file_media_types", "run_phase"]
 
@@ -231,7 +230,7 @@ def build_schema(ctx: ConformanceContext, phase: str) -> BaseSchema:
         cache=CacheConfig(enabled=False),
         output=OutputConfig(sanitization=SanitizationConfig(enabled=False)),
     )
-    schema = schemathesis.openapi.from_dict(copy.deepcopy(ctx.document), config=config)
+    schema = schemathesis.openapi.from_dict(for_generators(ctx.document), config=config)
     project = schema.config
     project.update(
         base_url=ctx.base_url,

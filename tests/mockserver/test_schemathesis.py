@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mockserver.fixtures import SpeechFixture, speech_fixture, speech_fixtures
 from mockserver.pytest_plugin import MockHandle, default_mock_settings, running_mock
-from voxcontract.spec import load_spec, spec_path
+from voxcontract.spec import for_generators, load_spec
 
 API_KEY = "vox_schemathesis_key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -101,7 +101,7 @@ def excluded_checks(case: schemathesis.Case, response: Any) -> list[Any]:
 
 
 register_audio()
-schema = schemathesis.openapi.from_path(spec_path())
+schema = schemathesis.openapi.from_dict(for_generators(load_spec()))
 configure(schema)
 
 
