@@ -325,3 +325,73 @@ def test_swagger_ui_and_spec_are_served_offline(make_client: Callable[..., httpx
     spec = client.get("/v1/openapi.json")
     assert spec.status_code == 200
     assert spec.json()["info"]["title"] == "VoxScriber API"
+
+
+# --- hostile input (issue 9): the core's bounds at their own settings; tests/test_hostile_input.py runs both servers
+
+
+def test_header_fields_past_the_count_limit_are_431(make_client: Callable[..., httpx.Client]) -> None:
+    client = make_client(max_header_count=12)
+    assert client.get("/v1/health").status_code == 200
+    headers = {f"X-Extra-{index}": "v" for index in range(12)}
+    body = assert_problem(client.get("/v1/health", headers=headers), 431, "headers_too_large")
+    assert "at most 12 header fields" in body["detail"]
+
+
+def test_header_fields_past_the_byte_limit_are_431(make_client: Callable[..., httpx.Client]) -> None:
+    client = make_client(max_header_bytes=1024)
+    assert client.get("/v1/health", headers={"X-Padding": "p" * 500}).status_code == 200
+    body = assert_problem(client.get("/v1/health", headers={"X-Padding": "p" * 1024}), 431, "headers_too_large")
+    assert "at most 1024 bytes" in body["detail"]
+
+
+def test_failed_authentications_past_the_limit_are_429_for_every_key(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client(auth_failure_limit="2/minute")
+    url = f"/v1/files/{EXAMPLE_FILE['file_id']}"
+    assert [client.get(url, headers=auth(f"guess-{n}")).status_code for n in range(2)] == [401, 401]
+    limited = client.get(url, headers=auth("guess-3"))
+    body = assert_problem(limited, 429, "rate_limited")
+    assert "failed authentications" in body["detail"]
+    assert limited.headers["ratelimit-policy"] == '"auth-failures";q=2;w=60'
+    assert limited.headers["ratelimit"].startswith('"auth-failures";r=0;t=')
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert_problem(client.get(url, headers=auth()), 429, "rate_limited")
+    assert client.get("/v1/health").status_code == 200  # needs no key, so no authentication to refuse
+
+
+def test_failed_authentications_are_not_limited_when_the_limit_is_empty(
+    make_client: Callable[..., httpx.Client],
+) -> None:
+    client = make_client(auth_failure_limit="")
+    url = f"/v1/files/{EXAMPLE_FILE['file_id']}"
+    assert {client.get(url, headers=auth(f"guess-{n}")).status_code for n in range(30)} == {401}
+    assert client.get(url, headers=auth()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 5000 + b"]" * 5000, b'{"url": ' + b"9" * 5001 + b"}", b'{"url": NaN}', b"[" * 33 + b"]" * 33],
+    ids=["nested 5,000 deep", "5,001 digits", "NaN", "33 levels"],
+)
+def test_json_that_python_cannot_take_is_malformed_body(
+    make_client: Callable[..., httpx.Client], content: bytes
+) -> None:
+    response = make_client().post("/v1/upload", headers={**auth(), "Content-Type": "application/json"}, content=content)
+    assert_problem(response, 400, "malformed_body")
+
+
+def test_json_nested_to_the_limit_is_validated_as_usual(make_client: Callable[..., httpx.Client]) -> None:
+    content = b'{"url": ' + b"[" * 31 + b"]" * 31 + b"}"
+    response = make_client().post("/v1/upload", headers={**auth(), "Content-Type": "application/json"}, content=content)
+    body = assert_problem(response, 400, "invalid_request")
+    assert "is not of type 'string'" in body["detail"]
+
+
+def test_a_parameter_error_names_the_parameter_not_the_schema(make_client: Callable[..., httpx.Client]) -> None:
+    response = make_client().get("/v1/files/" + "f" * 5000, headers=auth())
+    body = assert_problem(response, 400, "invalid_request")
+    assert body["detail"].startswith("The path parameter 'file_id' is invalid: 'ffff")
+    assert "Failed validating" not in body["detail"]
+    assert len(body["detail"]) < 300

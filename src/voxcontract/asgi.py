@@ -3,21 +3,24 @@
 The stack, outermost first::
 
     RequestContextMiddleware        request id, deferred headers (rate limit) on every answer
+      HeaderLimitMiddleware         431 for too many or too large header fields, before anything reads them
       AllowHeaderMiddleware         every documented method of the path in a 405's Allow
       ServerErrorMiddleware         Connexion: last resort
       ExceptionMiddleware           Connexion: every exception -> the core's problem+json (voxcontract.problems)
       SwaggerUIMiddleware           /v1/ui, /v1/openapi.json
       RoutingMiddleware             which operation
-      AuthMiddleware                bearer key -> principal, 401 (replaces Connexion's SecurityMiddleware)
+      AuthMiddleware                bearer key -> principal, 401 (replaces Connexion's SecurityMiddleware);
+                                    429 for an address past its failed-authentication limit
       RateLimitMiddleware           per key, headers, 429
-      BodyLimitMiddleware           413 over the size limit
-      RequestValidationMiddleware   400 / 415 from the contract
+      BodyLimitMiddleware           413 over the size limit; a client gone mid-body is a ClientDisconnect
+      RequestValidationMiddleware   400 / 415 from the contract (bounded validators: voxcontract.middleware.validators)
       ResponseValidationMiddleware  optional
       LifespanMiddleware, ContextMiddleware, the app's handlers
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -40,9 +43,12 @@ from voxcontract.middleware import (
     AllowHeaderMiddleware,
     AuthMiddleware,
     BodyLimitMiddleware,
+    HeaderLimitMiddleware,
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
+from voxcontract.middleware.auth import AUTH_FAILURE_POLICY
+from voxcontract.middleware.validators import bounded_validator_map
 from voxcontract.problems import HANDLED_EXCEPTIONS, problem_response
 from voxcontract.ratelimit import RateLimiter
 from voxcontract.settings import CoreSettings
@@ -62,6 +68,21 @@ _CONNEXION_STACK: list[Any] = [
     LifespanMiddleware,
     ContextMiddleware,
 ]
+
+
+class _OneBodyTypeWarningFilter(logging.Filter):
+    """Drops Connexion's warning that an operation accepts several body types, which it logs on every request to one.
+
+    The contract means it (``POST /v1/upload`` takes multipart or JSON); four warnings per upload are noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("this operation accepts multiple content types")
+
+
+_CONNEXION_OPERATIONS_LOGGER = logging.getLogger("connexion.operations.openapi3")
+if not any(isinstance(existing, _OneBodyTypeWarningFilter) for existing in _CONNEXION_OPERATIONS_LOGGER.filters):
+    _CONNEXION_OPERATIONS_LOGGER.addFilter(_OneBodyTypeWarningFilter())
 
 
 class ContractURIParser(OpenAPIURIParser):  # type: ignore[misc]
@@ -87,11 +108,13 @@ class ContractApp(RequestContextMiddleware):
         self,
         connexion_app: connexion.AsyncApp,
         *,
+        settings: CoreSettings,
         id_factory: Callable[[], str] = new_request_id,
         document: Mapping[str, Any] | None = None,
     ) -> None:
         inner = connexion_app if document is None else AllowHeaderMiddleware(connexion_app, document=document)
-        super().__init__(inner, id_factory=id_factory)
+        limited = HeaderLimitMiddleware(inner, max_bytes=settings.max_header_bytes, max_count=settings.max_header_count)
+        super().__init__(limited, id_factory=id_factory)
         self.connexion = connexion_app
 
 
@@ -112,14 +135,20 @@ def create_contract_app(
     ``request_ids`` makes the ids of requests that sent none (the mock passes a seeded, deterministic one).
     ``middlewares`` (class, options) run after authentication and rate limiting, before the body limit and
     validation: the place for an app to take over a request whose body it streams itself.
+    Failed authentications are counted in ``limiter``'s storage (so resetting it forgets them too).
     """
     document = dict(document) if document is not None else load_spec()
     limiter = limiter or RateLimiter(settings.rate_limit, settings.rate_limit_storage)
+    failures = (
+        limiter.with_policy(settings.auth_failure_limit, policy_name=AUTH_FAILURE_POLICY)
+        if settings.auth_failure_limit
+        else None
+    )
     app = connexion.AsyncApp(
         __name__, middlewares=list(_CONNEXION_STACK), lifespan=lifespan, uri_parser_class=ContractURIParser
     )
     stack: list[tuple[Any, Mapping[str, Any]]] = [
-        (AuthMiddleware, {"document": document, "resolver": keys}),
+        (AuthMiddleware, {"document": document, "resolver": keys, "failures": failures}),
         (RateLimitMiddleware, {"limiter": limiter}),
         *middlewares,
         (BodyLimitMiddleware, {"max_bytes": settings.max_upload_bytes}),
@@ -133,10 +162,11 @@ def create_contract_app(
         resolver=operations,
         validate_responses=settings.validate_responses,
         strict_validation=True,
+        validator_map=bounded_validator_map(),
         swagger_ui_options=SwaggerUIOptions(
             spec_path="/v1/openapi.json",
             swagger_ui_path="/v1/ui",
             swagger_ui_config={"validatorUrl": None},
         ),
     )
-    return ContractApp(app, id_factory=request_ids, document=document)
+    return ContractApp(app, settings=settings, id_factory=request_ids, document=document)

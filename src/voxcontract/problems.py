@@ -2,26 +2,48 @@
 
 Connexion, Starlette and the body parsers raise their own exceptions; :func:`to_problem_error` maps each to the
 core's :class:`~voxcontract.errors.ProblemError` tree, including the gaps Connexion leaves as 500s (JSON that is
-not UTF-8, malformed multipart).
+not UTF-8, malformed multipart). A client that went away mid-request is one line at info level, not an error.
+
+Whatever renders a problem, its human texts are bounded here: no run of more than :data:`EXCERPT_CHARS`
+characters without a space (a value echoed back is cut to an excerpt, marked as cut) and at most
+:data:`MAX_TEXT_CHARS` in all, so a 10 MB field never comes back in a 10 MB error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
+import anyio
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import ParseError
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.types import Scope
 
 from voxcontract import errors
 from voxcontract.context import current_context
 
-__all__ = ["HANDLED_EXCEPTIONS", "problem_instance", "problem_response", "render_problem", "to_problem_error"]
+__all__ = [
+    "CLIENT_DISCONNECTS",
+    "EXCERPT_CHARS",
+    "HANDLED_EXCEPTIONS",
+    "MAX_TEXT_CHARS",
+    "bounded_text",
+    "excerpt",
+    "problem_instance",
+    "problem_response",
+    "render_problem",
+    "scope_problem_response",
+    "to_problem_error",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +61,23 @@ _BY_STATUS: dict[int, type[errors.ProblemError]] = {
 # RFC 3986 pchar and "/", besides the unreserved characters quote() always keeps.
 _PATH_SAFE = "/:@!$&'()*+,;="
 
-_MALFORMED = (UnicodeDecodeError, json.JSONDecodeError, MultiPartException, MultipartParseError)
+#: The most characters of a client's value a problem echoes, and the most characters of a problem's text.
+EXCERPT_CHARS = 100
+MAX_TEXT_CHARS = 400
+# The longest request path a problem's ``instance`` repeats.
+_MAX_INSTANCE_CHARS = 256
+# A run of characters without a space (an excerpt's own "…" ends a run, so an excerpt is not cut twice).
+_LONG_RUN = re.compile(rf"[^\s…]{{{EXCERPT_CHARS + 1},}}")
+
+_MALFORMED = (UnicodeDecodeError, json.JSONDecodeError, MultiPartException, ParseError)
+
+#: How a client that went away mid-request shows itself: Starlette's request stream, anyio's streams.
+CLIENT_DISCONNECTS: tuple[type[Exception], ...] = (
+    ClientDisconnect,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+)
 
 #: What the servers register error handlers for (most specific first).
 HANDLED_EXCEPTIONS: tuple[type[Exception], ...] = (
@@ -47,6 +85,7 @@ HANDLED_EXCEPTIONS: tuple[type[Exception], ...] = (
     ProblemException,
     HTTPException,
     *_MALFORMED,
+    *CLIENT_DISCONNECTS,
     Exception,
 )
 
@@ -68,6 +107,8 @@ def to_problem_error(exc: BaseException) -> errors.ProblemError:
         return exc
     if isinstance(exc, _MALFORMED):
         return errors.MalformedBody(f"The request body cannot be parsed: {_short(exc)}.")
+    if isinstance(exc, CLIENT_DISCONNECTS):
+        return errors.MalformedBody("The client disconnected before the request was complete.")
     if isinstance(exc, HTTPException) and exc.status_code == 400 and isinstance(exc.__context__, _MALFORMED):
         # Connexion's JSON validator turns a JSONDecodeError into a plain 400; the contract calls it malformed_body.
         return errors.MalformedBody(f"The request body cannot be parsed: {_short(exc.__context__)}.")
@@ -103,26 +144,60 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def excerpt(value: str, limit: int = EXCERPT_CHARS) -> str:
+    """``value`` itself when short, else its first ``limit`` characters marked as cut."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}… [cut: {len(value)} characters]"
+
+
+def bounded_text(text: str) -> str:
+    """A problem's human text with every long run cut to an excerpt, and at most :data:`MAX_TEXT_CHARS` overall."""
+    return excerpt(_LONG_RUN.sub(lambda match: excerpt(match.group()), text), MAX_TEXT_CHARS)
+
+
 def problem_instance(path: str) -> str:
     """The request path as a problem's ``instance``: re-encoded, since the contract makes it a URI reference.
 
-    The decoded path may hold what a URI may not (``%00``, ``%0A``, ``%FF`` arrive as raw characters).
+    The decoded path may hold what a URI may not (``%00``, ``%0A``, ``%FF`` arrive as raw characters); a very long
+    one is cut (an instance names the request, it does not replay it).
     """
-    return urllib.parse.quote(path, safe=_PATH_SAFE)
+    return urllib.parse.quote(path[:_MAX_INSTANCE_CHARS], safe=_PATH_SAFE)
 
 
 def render_problem(error: errors.ProblemError, instance: str | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """The problem body and headers for an error, stamped with the running request's id."""
+    """The problem body and headers for an error, stamped with the running request's id; texts bounded."""
     body = error.to_problem(instance=instance, request_id=current_context().request_id)
+    body["detail"] = bounded_text(str(body.get("detail", "")))
+    if "errors" in body:
+        body["errors"] = [_bounded_item(item) for item in body["errors"]]
     return body, dict(error.headers)
+
+
+def _bounded_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: bounded_text(value) if isinstance(value, str) else value for key, value in item.items()}
+
+
+def scope_problem_response(error: errors.ProblemError, scope: Scope) -> Response:
+    """The problem+json answer for middleware that answers by itself, outside Connexion's error handlers."""
+    body, headers = render_problem(error, problem_instance(str(scope.get("path", ""))))
+    return Response(
+        json.dumps(body).encode("utf-8"),
+        status_code=error.status,
+        headers=headers,
+        media_type=errors.PROBLEM_CONTENT_TYPE,
+    )
 
 
 def problem_response(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Connexion error handler: any exception to an ``application/problem+json`` answer."""
     error = to_problem_error(exc)
-    if error.status >= 500:
+    path = request.scope.get("path") or request.url.path
+    if isinstance(exc, CLIENT_DISCONNECTS):
+        logger.info("%s %s: the client disconnected before the request was complete", request.method, excerpt(path))
+    elif error.status >= 500:
         logger.error("answering %s: %s", error.status, error.detail)
-    body, headers = render_problem(error, problem_instance(request.scope.get("path") or request.url.path))
+    body, headers = render_problem(error, problem_instance(path))
     return ConnexionResponse(
         status_code=error.status,
         mimetype=errors.PROBLEM_CONTENT_TYPE,

@@ -66,12 +66,24 @@ class RateLimiter:
         *,
         strategy: str = "fixed-window",
         policy_name: str = "default",
+        storage: Storage | None = None,
     ) -> None:
-        """Raise :class:`ConfigError` for a bad policy string or name, strategy or storage URI."""
+        """Raise :class:`ConfigError` for a bad policy string or name, strategy or storage URI.
+
+        ``storage`` (an already built one) takes the place of ``storage_uri``: see :meth:`with_policy`.
+        """
         self._item = _parse_policy(policy)
         self._policy_name = _check_policy_name(policy_name)
-        self._storage = _build_storage(storage_uri)
+        self._storage_uri = storage_uri
+        self._storage = storage if storage is not None else _build_storage(storage_uri)
+        self._strategy_name = strategy
         self._strategy = _build_strategy(strategy, self._storage, storage_uri)
+
+    def with_policy(self, policy: str, *, policy_name: str) -> RateLimiter:
+        """Another policy counted in this limiter's storage (its keys apart), so one :meth:`reset` forgets both."""
+        return RateLimiter(
+            policy, self._storage_uri, strategy=self._strategy_name, policy_name=policy_name, storage=self._storage
+        )
 
     @property
     def limit(self) -> int:
@@ -90,6 +102,10 @@ class RateLimiter:
         # may still both pass the test; the loser is denied, and the extra count never extends the window.
         allowed = await self._strategy.test(self._item, *key) and await self._strategy.hit(self._item, *key)
         return await self._decision(key, allowed=allowed)
+
+    async def allows(self, identity: str) -> bool:
+        """Whether a hit of ``identity`` would be allowed now (one storage call, nothing consumed)."""
+        return await self._strategy.test(self._item, *self._key(identity))
 
     async def peek(self, identity: str) -> RateLimitDecision:
         """The decision a hit would get now, without consuming anything."""

@@ -35,6 +35,12 @@ class CoreSettings:
     rate_limit: str = "120/minute"
     #: Where rate-limit counters live: ``memory://`` or e.g. ``redis://host:6379``.
     rate_limit_storage: str = "memory://"
+    #: Failed authentications (well-formed but unknown keys) allowed per client address, in limits notation;
+    #: past it every authenticated request from that address is answered 429 until the window ends. "" = no limit.
+    auth_failure_limit: str = "60/minute"
+    #: Request header fields: at most this many bytes in all (names and values) and this many fields, else 431.
+    max_header_bytes: int = 16_384
+    max_header_count: int = 100
     #: The largest accepted upload body in bytes (the contract's documented default).
     max_upload_bytes: int = 104_857_600
     #: The longest accepted media in seconds (the contract's documented default: 4 hours); longer uploads are
@@ -57,6 +63,8 @@ class CoreSettings:
             raise ConfigError(f"port must be 0..65535, not {self.port}")
         if self.max_upload_bytes <= 0:
             raise ConfigError("max_upload_bytes must be positive")
+        if self.max_header_bytes <= 0 or self.max_header_count <= 0:
+            raise ConfigError("max_header_bytes and max_header_count must be positive")
         if not (math.isfinite(self.max_media_seconds) and self.max_media_seconds > 0):
             raise ConfigError("max_media_seconds must be a positive number of seconds")
         if any(not key or any(ch.isspace() for ch in key) for key in self.api_keys):

@@ -3,10 +3,15 @@
 A chunked body (no Content-Length) is read here, up to the limit, and passed on with its real Content-Length:
 Connexion decides whether a body is present from that header alone, and would answer a chunked upload with
 "RequestBody is required". Its validators hold whole bodies in memory anyway, so this costs no extra bound.
+
+A client that disconnects before its body is complete raises Starlette's ``ClientDisconnect`` here (logged as one
+line by the error handler): Connexion's validators would take the disconnect for the end of the body and judge
+what had arrived as if it were the request.
 """
 
 from __future__ import annotations
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxcontract.errors import BadRequest, PayloadTooLarge
@@ -35,14 +40,18 @@ class BodyLimitMiddleware:
 
     def _counting(self, receive: Receive) -> Receive:
         received = 0
+        complete = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, complete
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise self._too_large()
+                complete = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect" and not complete:
+                raise ClientDisconnect()
             return message
 
         return counting_receive
@@ -54,7 +63,7 @@ class BodyLimitMiddleware:
         while more:
             message = await receive()
             if message["type"] != "http.request":
-                break
+                raise ClientDisconnect()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
