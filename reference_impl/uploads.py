@@ -6,6 +6,11 @@ limiting and before validation: it parses the body as it arrives (``python-multi
 part straight into the media directory, counts bytes against the size limit while reading, and validates the form
 as the contract's ``UploadForm`` says (one ``file`` part with a filename, nothing else). The stored file then goes
 through the same probe and record as a URL upload (:meth:`reference_impl.api.files.FilesApi.keep_upload`).
+
+Whatever the body's shape, it is a 4xx: a boundary python-multipart refuses (longer than 256 characters), a part
+head longer than :data:`MAX_PART_HEAD_BYTES`, a body cut short. A client that disconnects mid-upload raises
+Starlette's ``ClientDisconnect`` (one line at info level from the core's error handler), and its partial file is
+discarded.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
@@ -34,6 +39,8 @@ __all__ = ["StreamingUploadMiddleware"]
 logger = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/v1/upload"
+#: The most bytes of header fields one part may carry (a Content-Disposition with a long filename fits easily).
+MAX_PART_HEAD_BYTES = 16_384
 _FILE_PART = "file"
 
 
@@ -45,7 +52,13 @@ class _Part:
     header_field: bytes = b""
     header_value: bytes = b""
     headers: dict[bytes, bytes] = field(default_factory=dict)
+    head_bytes: int = 0
     finished: bool = False
+
+
+def _check_part_head(state: _Part) -> None:
+    if state.head_bytes > MAX_PART_HEAD_BYTES:
+        raise MalformedBody(f"A multipart part's header fields may hold at most {MAX_PART_HEAD_BYTES} bytes.")
 
 
 class StreamingUploadMiddleware:
@@ -106,7 +119,10 @@ class _MultipartReader:
         return self.path, self.file_bytes, self.filename
 
     async def _consume(self) -> None:
-        parser = MultipartParser(self.boundary, self._callbacks())  # type: ignore[arg-type]
+        try:
+            parser = MultipartParser(self.boundary, self._callbacks())  # type: ignore[arg-type]
+        except FormParserError as exc:
+            raise MalformedBody(f"The multipart boundary cannot be used: {exc}.") from None
         received = 0
         more = True
         while more:
@@ -120,7 +136,7 @@ class _MultipartReader:
                 raise PayloadTooLarge(f"Uploads are limited to {self.max_bytes} bytes.")
             try:
                 parser.write(chunk)
-            except MultipartParseError as exc:
+            except FormParserError as exc:
                 raise MalformedBody(f"The multipart body is malformed: {exc}") from None
             await self._handle_events()
         parser.finalize()
@@ -132,9 +148,13 @@ class _MultipartReader:
 
         def on_header_field(data: bytes, start: int, end: int) -> None:
             state.header_field += data[start:end]
+            state.head_bytes += end - start
+            _check_part_head(state)
 
         def on_header_value(data: bytes, start: int, end: int) -> None:
             state.header_value += data[start:end]
+            state.head_bytes += end - start
+            _check_part_head(state)
 
         def on_header_end() -> None:
             state.headers[state.header_field.lower()] = state.header_value
@@ -143,6 +163,7 @@ class _MultipartReader:
         def on_headers_finished() -> None:
             state.events.append(("headers", dict(state.headers)))
             state.headers.clear()
+            state.head_bytes = 0
 
         def on_part_data(data: bytes, start: int, end: int) -> None:
             state.events.append(("data", data[start:end]))
