@@ -1,9 +1,10 @@
 """Speaker diarization for the reference server: who speaks each transcript segment.
 
 Each segment's audio (16 kHz mono, widened around its centre when short) is embedded with resemblyzer's voice
-encoder; the embeddings are clustered bottom-up (average linkage on cosine distance), cut at the expected number of
-speakers or, without one, where clusters are further apart than a distance threshold. Speakers are named
-``SPEAKER_1``, ``SPEAKER_2``, ... in order of first appearance.
+encoder as soon as the streamed decoding (:mod:`reference_impl.audio`) has passed it, so memory is one segment's
+audio, not the media's; the embeddings are clustered bottom-up (average linkage on cosine distance), cut at the
+expected number of speakers or, without one, where clusters are further apart than a distance threshold. Speakers
+are named ``SPEAKER_1``, ``SPEAKER_2``, ... in order of first appearance.
 
 The encoder (torch, resemblyzer, webrtcvad) is the optional ``diarization`` extra: without it,
 :meth:`SpeakerDiarizer.label` raises :class:`~voxcontract.errors.DiarizationUnavailable`. Like the Whisper model, the
@@ -18,13 +19,14 @@ import importlib.util
 import logging
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from reference_impl.audio import SAMPLE_RATE, excerpts, open_audio
 from voxcontract.errors import DiarizationUnavailable
 from voxcontract.transcription import Segment, Transcript
 
@@ -40,7 +42,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DIARIZATION_HINT = "install the diarization extra: pip install 'voxcontract[diarization]' (see README)"
-SAMPLE_RATE = 16_000
 # Cosine distance between clusters (average linkage) above which they are different speakers. Measured on the
 # espeak-ng dialogue of tests/reference_impl/dialogue.py: segments of one voice merge at 0.06-0.13 (similarity
 # 0.86-0.94), the two voices' clusters stand 0.33 apart (similarity 0.64-0.69); the default lies midway.
@@ -54,6 +55,8 @@ _MODULES = ("resemblyzer", "torch", "scipy")
 
 Audio = npt.NDArray[np.float32]
 Embedding = npt.NDArray[np.float32]
+#: Called with the fraction of the segments embedded; whatever it raises stops the work (a cancelled job).
+Progress = Callable[[float], None]
 _encoder: Any = None
 _encoder_lock = threading.Lock()
 
@@ -110,29 +113,51 @@ class SpeakerDiarizer:
         self.threshold = threshold
         self.min_window_seconds = min_window_seconds
 
-    def label(self, media: Path, transcript: Transcript, speakers_expected: int | None = None) -> Transcript:
+    def label(
+        self,
+        media: Path,
+        transcript: Transcript,
+        speakers_expected: int | None = None,
+        progress: Progress | None = None,
+    ) -> Transcript:
         """``transcript`` with every segment's ``speaker`` set; raise ``DiarizationUnavailable`` without the extra."""
         _require_diarization()
         if not transcript.segments:
             return transcript
-        ids = [0] if len(transcript.segments) == 1 else self._speaker_ids(media, transcript.segments, speakers_expected)
+        segments = transcript.segments
+        ids = [0] if len(segments) == 1 else self._speaker_ids(media, segments, speakers_expected, progress)
         segments = tuple(
             dataclasses.replace(segment, speaker=f"SPEAKER_{speaker + 1}")
             for segment, speaker in zip(transcript.segments, ids, strict=True)
         )
         return dataclasses.replace(transcript, segments=segments)
 
-    def embed(self, media: Path, segments: Sequence[Segment]) -> list[Embedding | None]:
-        """One voice embedding per segment, ``None`` where the segment has no usable audio."""
+    def embed(
+        self, media: Path, segments: Sequence[Segment], progress: Progress | None = None
+    ) -> list[Embedding | None]:
+        """One voice embedding per segment, ``None`` where the segment has no usable audio; ``progress`` is called
+        for every decoded packet and every segment embedded."""
         _require_diarization()
-        from faster_whisper import decode_audio
-
         encoder = _load_encoder()
-        audio = decode_audio(str(media), sampling_rate=SAMPLE_RATE)
-        return [_embed(encoder, self._window(audio, segment)) for segment in segments]
+        embeddings: list[Embedding | None] = [None] * len(segments)
+        done = 0
 
-    def _speaker_ids(self, media: Path, segments: Sequence[Segment], speakers_expected: int | None) -> list[int]:
-        embeddings = self.embed(media, segments)
+        def check() -> None:
+            if progress is not None:
+                progress(done / len(segments))
+
+        with open_audio(media) as audio:
+            spans = [self._span(segment) for segment in segments]
+            for index, samples in excerpts(audio.chunks(check), spans):
+                embeddings[index] = _embed(encoder, samples)
+                done += 1
+                check()
+        return embeddings
+
+    def _speaker_ids(
+        self, media: Path, segments: Sequence[Segment], speakers_expected: int | None, progress: Progress | None
+    ) -> list[int]:
+        embeddings = self.embed(media, segments, progress)
         usable = {index: embedding for index, embedding in enumerate(embeddings) if embedding is not None}
         if not usable:
             return [0] * len(segments)
@@ -142,12 +167,13 @@ class SpeakerDiarizer:
         speakers = dict(zip(usable, ids, strict=True))
         return _by_first_appearance(fill_gaps([speakers.get(index) for index in range(len(segments))]))
 
-    def _window(self, audio: Audio, segment: Segment) -> Audio:
-        """The segment's samples, widened symmetrically (and shifted inside the audio) to the minimum window."""
+    def _span(self, segment: Segment) -> tuple[int, int]:
+        """The segment's samples, widened symmetrically to the minimum window and shifted to start in the audio
+        (:func:`excerpts` shifts a span past the end back inside)."""
         needed = round(max(segment.end - segment.start, self.min_window_seconds) * SAMPLE_RATE)
         centre = (segment.start + segment.end) / 2 * SAMPLE_RATE
-        start = int(min(max(centre - needed / 2, 0), max(len(audio) - needed, 0)))
-        return audio[start : start + needed]
+        start = int(max(centre - needed / 2, 0))
+        return start, start + needed
 
 
 def _embed(encoder: Any, samples: Audio) -> Embedding | None:

@@ -39,7 +39,8 @@ class TranscriptionPipeline:
             raise DiarizationUnavailable(f"Speaker diarization is not enabled on this deployment: {DIARIZATION_HINT}")
 
     def transcribe(self, media: Path, options: TranscriptionOptions, progress: Progress | None = None) -> Transcript:
-        """Transcribe, then label speakers when asked; ``progress`` gets the fraction done (diarization: the end)."""
+        """Transcribe, then label speakers when asked; ``progress`` gets the fraction done, and is the stop check of
+        both steps (whatever it raises ends the work: see :mod:`reference_impl.engine`)."""
         self.check(options)
         share = _TRANSCRIPTION_SHARE if options.diarization else 1.0
 
@@ -47,9 +48,13 @@ class TranscriptionPipeline:
             if progress is not None:
                 progress(done * share)
 
+        def diarizing(done: float) -> None:
+            if progress is not None:
+                progress(share + done * (1 - share))
+
         transcript = self.transcriber.transcribe(media, options, transcribing)
         if options.diarization and self.diarizer is not None:
-            transcript = self.diarizer.label(media, transcript, options.speakers_expected)
+            transcript = self.diarizer.label(media, transcript, options.speakers_expected, diarizing)
         elif any(segment.speaker for segment in transcript.segments):
             transcript = dataclasses.replace(
                 transcript, segments=tuple(dataclasses.replace(s, speaker=None) for s in transcript.segments)
@@ -68,6 +73,7 @@ def build_pipeline(settings: ReferenceSettings) -> TranscriptionPipeline:
         num_workers=settings.workers,
         beam_size=settings.beam_size,
         vad_filter=settings.vad_filter,
+        max_media_seconds=settings.max_media_seconds,
     )
     diarizer = SpeakerDiarizer() if diarization_available() else None
     logger.info(

@@ -50,6 +50,13 @@ class ReferenceSettings(CoreSettings):
     lease_seconds: float = 30.0
     #: Claims before a job whose worker keeps dying fails with ``transcription_failed``.
     max_attempts: int = 3
+    #: An attempt at a job stops and fails it with ``processing_timeout`` after job_deadline_factor * the media's
+    #: duration + job_deadline_min_seconds. A backstop against runaway work, never a limit on slow jobs: tiny.en on
+    #: 2 CPU cores transcribes 15-35x faster than real time (noise without VAD, Whisper's worst case, 5x), base 13x;
+    #: 10x the duration leaves 50x headroom or more for a loaded machine and diarization, and the floor covers
+    #: loading (or assembling) a model before a short file.
+    job_deadline_factor: float = 10.0
+    job_deadline_min_seconds: float = 300.0
     #: Jobs of one API key that run at once across all workers (0: no limit); its other jobs wait in the queue.
     #: Whatever the limit, workers take jobs fairly across keys.
     max_running_jobs_per_key: int = 4
@@ -84,7 +91,16 @@ class ReferenceSettings(CoreSettings):
                 raise ConfigError(f"{name} must be >= 0")
         if self.beam_size < 1 or self.max_attempts < 1:
             raise ConfigError("beam_size and max_attempts must be >= 1")
-        for name in ("lease_seconds", "poll_interval", "purge_interval", "webhook_timeout", "url_timeout"):
+        if not (math.isfinite(self.job_deadline_factor) and self.job_deadline_factor >= 0):
+            raise ConfigError(f"job_deadline_factor must be a finite number >= 0, not {self.job_deadline_factor}")
+        for name in (
+            "lease_seconds",
+            "poll_interval",
+            "purge_interval",
+            "webhook_timeout",
+            "url_timeout",
+            "job_deadline_min_seconds",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} must be a positive number of seconds, not {value}")

@@ -2,7 +2,10 @@
 
 - :class:`JobRunner` claims an announced job with a lease, renews the lease while the engine works (a heartbeat
   thread), and ends the job ``completed`` or ``failed`` with an error code, never anything else. A job taken over
-  by another worker (its lease expired) or deleted meanwhile is left alone: the conditional end refuses.
+  by another worker (its lease expired) or deleted meanwhile is stopped at the engine's next check (within about a
+  second: the engine checks while it decodes and before every model call) and left alone: the conditional end
+  refuses. A job still running at its deadline (``job_deadline_factor`` * the media's duration +
+  ``job_deadline_min_seconds``) is stopped the same way and fails with ``processing_timeout``.
 - :class:`Maintenance` runs in every process, every ``poll_interval``: it expires the leases of workers that died
   on this host (a pid that is gone: their jobs resume at once instead of after their lease), fails jobs that used
   up their attempts, announces claimable jobs that no announcement is waiting for, sends due webhooks, and purges
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
@@ -35,30 +39,50 @@ from reference_impl.store import TRANSCRIPTION_FAILED
 from voxcontract.errors import ProblemError
 from voxcontract.transcription import TranscriptionOptions
 
-__all__ = ["JobCancelled", "JobRunner", "Maintenance", "WorkerRuntime", "owner_is_dead", "worker_identity"]
+__all__ = [
+    "PROCESSING_TIMEOUT",
+    "JobCancelled",
+    "JobRunner",
+    "Maintenance",
+    "ProcessingTimeout",
+    "WorkerRuntime",
+    "owner_is_dead",
+    "worker_identity",
+]
 
 logger = logging.getLogger(__name__)
 
 _HOST = socket.gethostname()
 #: Seconds between progress reports of a running job (and lease renewals, when the lease is long).
 _PROGRESS_INTERVAL = 1.0
+#: The error code of a job stopped at its deadline (the contract's ``ErrorCode``).
+PROCESSING_TIMEOUT = "processing_timeout"
 
 
 class JobCancelled(Exception):
     """The job was deleted (or taken over) while the engine worked on it: stop working on it."""
 
 
+class ProcessingTimeout(Exception):
+    """The job ran past its deadline: stop working on it and fail it."""
+
+
 class _Progress:
     """The latest progress of a running job, written by the engine's thread, read by the heartbeat; the heartbeat
-    marks it ``cancelled`` when the lease is lost, and the engine's next report stops the work."""
+    marks it ``cancelled`` when the lease is lost. ``update`` is the engine's stop check too (it calls it often,
+    whatever the audio): it raises :class:`JobCancelled` once cancelled, :class:`ProcessingTimeout` past the
+    ``deadline`` (a ``time.monotonic()`` value)."""
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float = math.inf) -> None:
         self.value = 0.0
         self.cancelled = False
+        self.deadline = deadline
 
     def update(self, done: float) -> None:
         if self.cancelled:
             raise JobCancelled()
+        if time.monotonic() > self.deadline:
+            raise ProcessingTimeout()
         # Kept below 1: the job reaches 1 only when it completes.
         self.value = max(self.value, min(done, 0.99))
 
@@ -119,12 +143,18 @@ class JobRunner:
             active = sorted(self._active)
         return sum(self.store.release(job_id, self.worker_id) for job_id in active)
 
+    def time_allowed(self, media_seconds: float) -> float:
+        """Seconds an attempt at a job on media of this length may run before it fails with ``processing_timeout``."""
+        return self.settings.job_deadline_factor * media_seconds + self.settings.job_deadline_min_seconds
+
     def _run(self, job: Job, progress: _Progress) -> bool:
         started = time.monotonic()
         media = self.store.get_file(job.key_id, job.file_id)
         if media is None or not Path(media.path).is_file():
             message = f"The file {job.file_id} was deleted before the job ran."
             return self.store.fail(job.job_id, self.worker_id, "not_found", message)
+        allowed = self.time_allowed(media.duration_seconds)
+        progress.deadline = started + allowed
         try:
             transcript = self.pipeline.transcribe(
                 Path(media.path), TranscriptionOptions.from_job_options(job.options), progress.update
@@ -132,6 +162,14 @@ class JobRunner:
         except JobCancelled:
             logger.info("job %s: stopped, it was deleted or taken over", job.job_id)
             return False
+        except ProcessingTimeout:
+            logger.warning("job %s: stopped at its deadline of %.0f s", job.job_id, allowed)
+            message = (
+                f"The job ran past its processing deadline of {allowed:.0f} s "
+                f"({self.settings.job_deadline_factor:g} x the media's {media.duration_seconds:.0f} s "
+                f"+ {self.settings.job_deadline_min_seconds:g} s) and was stopped."
+            )
+            return self.store.fail(job.job_id, self.worker_id, PROCESSING_TIMEOUT, message)
         except ProblemError as exc:
             logger.info("job %s failed: %s", job.job_id, exc)
             return self.store.fail(job.job_id, self.worker_id, exc.code, exc.detail)

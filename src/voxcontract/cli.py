@@ -216,6 +216,12 @@ _ENGINE_OPTIONS = [
     click.option("--beam-size", type=int, default=None, help="Beam size (default 5)."),
     click.option("--workers", type=int, default=None, help="Jobs transcribed at once by this process (default 1)."),
     click.option("--lease-seconds", type=float, default=None, help="Job lease; a dead worker's job resumes after it."),
+    click.option(
+        "--job-deadline-factor", type=float, default=None, help="A job may run this many times its media's duration."
+    ),
+    click.option(
+        "--job-deadline-min-seconds", type=float, default=None, help="Added to every job's deadline (default 300)."
+    ),
     click.option("--webhook-retry-schedule", default=None, help='Seconds before webhook retries, e.g. "5,30,120".'),
     click.option("--webhook-timeout", type=float, default=None, help="Seconds a webhook receiver has to answer."),
     click.option(

@@ -211,7 +211,7 @@ def test_one_segment_is_speaker_1_without_reading_the_media(tmp_path: Path) -> N
 @pytest.mark.usefixtures("pretend_installed")
 def test_labels_follow_first_appearance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(diarization, "cluster_embeddings", lambda *_, **__: [4, 4, 2, 4, 0])
-    monkeypatch.setattr(SpeakerDiarizer, "embed", lambda self, media, segments: [np.ones(3)] * len(segments))
+    monkeypatch.setattr(SpeakerDiarizer, "embed", lambda self, media, segments, *_: [np.ones(3)] * len(segments))
     labelled = SpeakerDiarizer().label(tmp_path / "x.wav", transcript_of(segments_at(0, 1, 2, 3, 4)))
     assert [segment.speaker for segment in labelled.segments] == [f"SPEAKER_{n}" for n in (1, 1, 2, 1, 3)]
 

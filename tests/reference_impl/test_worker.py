@@ -169,6 +169,30 @@ def test_a_job_deleted_while_running_stops_the_engine(deployment: Deployment) ->
     assert deployment.store.get_job("key_a", job_id) is None
 
 
+def test_a_job_past_its_deadline_stops_at_the_next_check_and_fails(tmp_path: Path) -> None:
+    settings = ReferenceSettings(data_dir=str(tmp_path), job_deadline_factor=0.1, job_deadline_min_seconds=0.1)
+    opened = open_deployment(settings)
+    try:
+        job_id = queued_job(opened)  # 4.2 s of media: 0.1 x 4.2 + 0.1 = 0.52 s allowed
+        pipeline = FakePipeline(TRANSCRIPT, seconds=4.0)  # a progress report every second
+        JobRunner(opened, pipeline, worker_identity(), threading.Event())(job_id)  # type: ignore[arg-type]
+        job = opened.store.get_job("key_a", job_id)
+        assert job is not None
+        assert (job.status, job.error_code) == (JobStatus.FAILED, "processing_timeout")
+        assert job.error_message == (
+            "The job ran past its processing deadline of 1 s (0.1 x the media's 4 s + 0.1 s) and was stopped."
+        )
+        assert pipeline.steps == 0  # the first report, after a second, found the deadline passed
+    finally:
+        opened.close()
+
+
+def test_the_deadline_grows_with_the_media(deployment: Deployment) -> None:
+    allowed = runner(deployment, TRANSCRIPT).time_allowed
+    assert allowed(0.0) == 300.0  # the defaults: 10 x the duration + 300 s
+    assert allowed(3600.0) == 36_300.0
+
+
 def test_release_all_gives_running_jobs_back(deployment: Deployment) -> None:
     job_id = queued_job(deployment)
     slow = runner(deployment, TRANSCRIPT, seconds=1.0)
