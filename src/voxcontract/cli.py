@@ -174,6 +174,9 @@ def _certificate_options(command: _F) -> _F:
 @click.option("--api-key", "api_keys", multiple=True, help="An accepted API key (repeatable; default vox_test_key).")
 @click.option("--processing-time", type=float, default=None, help="Mock seconds from queued to completed (default 1).")
 @click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation, e.g. "3/minute".')
+@click.option(
+    "--auth-failure-limit", default=None, help='Unknown keys per client address (default "60/minute"; "" = no limit).'
+)
 @click.option("--clock", type=click.Choice(["real", "manual"]), default=None, help="Mock clock mode (default real).")
 @click.option("--start-time", default=None, help="The mock clock's start, RFC 3339 (default 2026-01-01T00:00:00Z).")
 @click.option("--webhook-retry-schedule", default=None, help='Seconds before webhook retries, e.g. "0.5,1,2".')
@@ -276,6 +279,9 @@ def _config_errors_are_usage_errors(command: _F) -> _F:
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
 @click.option("--api-key", "api_keys", multiple=True, help="A key to accept besides the stored ones (repeatable).")
 @click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation (default "120/minute").')
+@click.option(
+    "--auth-failure-limit", default=None, help='Unknown keys per client address (default "60/minute"; "" = no limit).'
+)
 @click.option("--max-upload-bytes", type=int, default=None, help="The largest upload (default 100 MiB).")
 @_certificate_options
 @_engine_options
