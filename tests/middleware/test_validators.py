@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 from jsonschema import Draft4Validator, ValidationError
 
@@ -45,7 +48,7 @@ def test_an_empty_body_is_none() -> None:
     assert parse_json_body(b"", "utf-8") is None
 
 
-def error_for(schema: dict[str, object], instance: object) -> ValidationError:
+def error_for(schema: Mapping[str, Any], instance: object) -> ValidationError:
     return next(iter(Draft4Validator(schema).iter_errors(instance)))
 
 
