@@ -21,6 +21,7 @@ from mockserver.state import MockState
 from mockserver.webhooks import WebhookDispatcher
 from voxcontract.errors import BadRequest
 from voxcontract.middleware import RequestContextMiddleware
+from voxcontract.middleware.validators import bounded_validator_map
 from voxcontract.problems import HANDLED_EXCEPTIONS, problem_response
 from voxcontract.ratelimit import RateLimiter
 from voxcontract.spec import load_spec_file
@@ -110,6 +111,7 @@ def create_admin_app(api: AdminApi, *, validate_responses: bool = True) -> ASGIA
         resolver=lambda operation_id: getattr(api, _OPERATIONS[operation_id]),
         validate_responses=validate_responses,
         strict_validation=True,
+        validator_map=bounded_validator_map(),
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui", swagger_ui_config={"validatorUrl": None}),
     )
     return RequestContextMiddleware(app, id_factory=lambda: api.state.ids.next("admin"))

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from mockserver.settings import MockSettings
 
 __all__ = [
+    "DEFAULT_AUTH_FAILURE_LIMIT",
     "DEFAULT_PROCESSING_TIME",
     "DEFAULT_RATE_LIMIT",
     "DEFAULT_WEBHOOK_RETRY_SCHEDULE",
@@ -68,6 +69,8 @@ DEFAULT_PROCESSING_TIME = 0.2
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0.1, 0.2, 0.5)
 #: Generous, so that a test suite never trips over it; override the settings to test your 429 handling.
 DEFAULT_RATE_LIMIT = "100000/minute"
+#: The same for failed authentications: a test suite that checks its 401 handling is not locked out by it.
+DEFAULT_AUTH_FAILURE_LIMIT = "100000/minute"
 
 _SCOPES = ("function", "session")
 _ADMIN_TIMEOUT = 10.0
@@ -208,6 +211,7 @@ def default_mock_settings(config: pytest.Config | None = None) -> MockSettings:
         host="127.0.0.1",
         port=0,
         rate_limit=DEFAULT_RATE_LIMIT,
+        auth_failure_limit=DEFAULT_AUTH_FAILURE_LIMIT,
         processing_time=DEFAULT_PROCESSING_TIME,
         webhook_retry_schedule=DEFAULT_WEBHOOK_RETRY_SCHEDULE,
         **overrides,

@@ -48,7 +48,9 @@ class Target:
 @pytest.fixture(scope="module", params=["mock", "reference"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     if request.param == "mock":
-        with running_mock(default_mock_settings().replace(api_keys=(KEY_A,))) as mock:
+        # The servers' own defaults, not the pytest plugin's generous failed-authentication limit.
+        settings = default_mock_settings().replace(api_keys=(KEY_A,), auth_failure_limit=DEFAULTS.auth_failure_limit)
+        with running_mock(settings) as mock:
             yield _target("mock", mock.base_url)
     else:
         with serve_reference(tmp_path_factory.mktemp("hostile")) as reference:

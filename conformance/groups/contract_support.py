@@ -31,6 +31,7 @@ out of every other text.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -57,7 +58,8 @@ from conformance.checks import Exchange
 from conformance.client import BudgetExhausted, RequestBudget
 from conformance.context import ConformanceContext
 from conformance.scope import CheckScope, current_scope
-from voxcontract.spec import deref, for_generators, iter_operations
+from voxcontract.spec import deref, iter_operations
+from voxcontract.transcription import metadata_key_fits
 
 __all__ = ["Finding", "PhaseReport", "Redactor", "RequestMeter", "file_media_types", "run_phase"]
 
@@ -230,7 +232,7 @@ def build_schema(ctx: ConformanceContext, phase: str) -> BaseSchema:
         cache=CacheConfig(enabled=False),
         output=OutputConfig(sanitization=SanitizationConfig(enabled=False)),
     )
-    schema = schemathesis.openapi.from_dict(for_generators(ctx.document), config=config)
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(ctx.document), config=config)
     project = schema.config
     project.update(
         base_url=ctx.base_url,
@@ -249,7 +251,20 @@ def build_schema(ctx: ConformanceContext, phase: str) -> BaseSchema:
         return not documented_refusal(failure, case, response)
 
     schema.hooks.register_hook_with_name(filter_failure, "filter_failure")
+    keep_unwritten_bounds(schema)
     return schema
+
+
+def keep_unwritten_bounds(schema: BaseSchema) -> None:
+    """Drop generated bodies that break a bound the contract states outside its schemas (OpenAPI 3.0 cannot say
+    it): metadata keys of 1 to ``x-voxscriber-max-key-length`` characters. Without this, "schema-valid" data with an
+    empty or long key would be refused, rightly, and reported as wrongly refused."""
+
+    def filter_body(context: Any, body: Any) -> bool:
+        metadata = body.get("metadata") if isinstance(body, dict) else None
+        return not isinstance(metadata, dict) or all(metadata_key_fits(str(key)) for key in metadata)
+
+    schema.hooks.register_hook_with_name(filter_body, "filter_body")
 
 
 def run_phase(ctx: ConformanceContext, phase: str) -> PhaseReport:

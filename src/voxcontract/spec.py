@@ -24,7 +24,6 @@ __all__ = [
     "Operation",
     "deref",
     "escape_pointer",
-    "for_generators",
     "iter_operations",
     "load_spec",
     "load_spec_file",
@@ -38,34 +37,6 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 SPEC_FILENAME = "voxscriber.yaml"
 
 Spec = dict[str, Any]
-
-
-#: What the contract says in an extension because OpenAPI 3.0 cannot say it in a schema (JSON Schema can).
-_KEY_LENGTH_EXTENSION = "x-voxscriber-max-key-length"
-
-
-def for_generators(document: Mapping[str, Any]) -> Spec:
-    """A copy of ``document`` for test-data generators (Schemathesis): the contract's extensions that bound what
-    OpenAPI 3.0 schemas cannot (``x-voxscriber-max-key-length``) become the JSON Schema (draft 4) keywords that do
-    (``patternProperties`` over the keys, no other keys), so that generated "valid" data is valid as the contract
-    means it, and generated invalid data includes keys that are too long."""
-    copied: Spec = copy.deepcopy(dict(document))
-    _bound_keys(copied)
-    return copied
-
-
-def _bound_keys(node: Any) -> None:
-    if isinstance(node, dict):
-        limit = node.get(_KEY_LENGTH_EXTENSION)
-        if isinstance(limit, int):
-            values = node.get("additionalProperties", {})
-            node["patternProperties"] = {f"^[\\s\\S]{{1,{limit}}}$": values if isinstance(values, dict) else {}}
-            node["additionalProperties"] = False
-        for value in node.values():
-            _bound_keys(value)
-    elif isinstance(node, list):
-        for item in node:
-            _bound_keys(item)
 
 
 def spec_path() -> Path:

@@ -22,6 +22,7 @@ __all__ = [
     "Word",
     "job_metadata",
     "job_options",
+    "metadata_key_fits",
 ]
 
 TimestampGranularity = Literal["none", "segment", "word"]
@@ -56,13 +57,18 @@ def job_metadata(body: Mapping[str, Any]) -> dict[str, str]:
     """
     metadata = dict(body.get("metadata") or {})
     for key in metadata:
-        if not 1 <= len(key) <= MAX_METADATA_KEY_LENGTH:
+        if not metadata_key_fits(key):
             raise BadRequest(
                 f"Metadata keys have 1 to {MAX_METADATA_KEY_LENGTH} characters; "
                 f"one has {len(key)} ({key[:24]!r}{'...' if len(key) > 24 else ''}).",
                 errors=[{"pointer": "/metadata", "message": f"a key of {len(key)} characters"}],
             )
     return metadata
+
+
+def metadata_key_fits(key: str) -> bool:
+    """Whether ``key`` is a metadata key the contract accepts (its length; the schema cannot say it)."""
+    return 1 <= len(key) <= MAX_METADATA_KEY_LENGTH
 
 
 def job_options(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,13 @@ MAX_EXAMPLES = 20
 SEED = 1
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 #: The mock as the brief for this group runs it: quick jobs, a quota Schemathesis never reaches, one tenant.
-MOCK: dict[str, Any] = {"processing_time": 0.2, "rate_limit": "100000/minute", "api_keys": (API_KEY,)}
+#: Schemathesis sends a wrong key after answers it probes (ignored_auth): no lock-out for failed authentications.
+MOCK: dict[str, Any] = {
+    "processing_time": 0.2,
+    "rate_limit": "100000/minute",
+    "auth_failure_limit": "",
+    "api_keys": (API_KEY,),
+}
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +260,27 @@ def test_reproductions_name_keys_by_variable() -> None:
     )
     # A deliberately wrong key (an auth probe) is shown as it was sent.
     assert redact("-H 'Authorization: Bearer wrong'") == "-H 'Authorization: Bearer wrong'"
+
+
+# --- bounds the schemas cannot state ----------------------------------------------------------------------------
+
+
+def test_generated_bodies_keep_the_metadata_key_bound() -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    from conformance.groups.contract_support import keep_unwritten_bounds
+    from voxcontract.spec import spec_path
+
+    schema = schemathesis.openapi.from_path(spec_path())
+    keep_unwritten_bounds(schema)
+    keys: list[str] = []
+
+    @given(case=schema["/v1/transcribe"]["POST"].as_strategy())
+    @settings(max_examples=200, suppress_health_check=list(HealthCheck), deadline=None, database=None)
+    def collect(case: Any) -> None:
+        keys.extend((case.body or {}).get("metadata") or {})
+
+    collect()
+    assert keys, "no metadata was generated at all"
+    assert all(1 <= len(key) <= 64 for key in keys), [key for key in keys if not 1 <= len(key) <= 64][:3]

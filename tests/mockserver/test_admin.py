@@ -46,6 +46,18 @@ def test_clock_refuses_bad_advances(vox: Harness, body: dict[str, object]) -> No
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b'{"seconds": NaN}', b'{"seconds": Infinity}', b'{"seconds": ' + b"[" * 5000 + b"]" * 5000 + b"}", b"9" * 5001],
+    ids=["NaN", "Infinity", "deep", "huge-number"],
+)
+def test_clock_refuses_hostile_bodies_with_a_problem(vox: Harness, content: bytes) -> None:
+    response = vox.client.post("/__mock/clock/advance", content=content, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "malformed_body"
+
+
 def test_clock_cannot_pass_the_year_9000(vox: Harness) -> None:
     for _ in range(69):  # 2026 + 69 centuries
         vox.client.post("/__mock/clock/advance", json={"seconds": 3153600000})

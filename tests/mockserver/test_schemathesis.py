@@ -28,9 +28,10 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from conformance.groups.contract_support import keep_unwritten_bounds
 from mockserver.fixtures import SpeechFixture, speech_fixture, speech_fixtures
 from mockserver.pytest_plugin import MockHandle, default_mock_settings, running_mock
-from voxcontract.spec import for_generators, load_spec
+from voxcontract.spec import load_spec, spec_path
 
 API_KEY = "vox_schemathesis_key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -101,8 +102,9 @@ def excluded_checks(case: schemathesis.Case, response: Any) -> list[Any]:
 
 
 register_audio()
-schema = schemathesis.openapi.from_dict(for_generators(load_spec()))
+schema = schemathesis.openapi.from_path(spec_path())
 configure(schema)
+keep_unwritten_bounds(schema)
 
 
 @pytest.fixture(scope="module")
