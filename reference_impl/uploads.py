@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
@@ -33,6 +32,7 @@ from reference_impl.api.files import FilesApi
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, MalformedBody, PayloadTooLarge
 from voxcontract.middleware.auth import PRINCIPAL_SCOPE_KEY
+from voxcontract.storage import storage_errors
 
 __all__ = ["StreamingUploadMiddleware"]
 
@@ -191,7 +191,8 @@ class _MultipartReader:
                 await self._begin_part(value)
             elif kind == "data" and self.target is not None:
                 self.file_bytes += len(value)
-                await self.target.write(value)
+                with storage_errors("nothing was kept"):
+                    await self.target.write(value)
             elif kind == "end":
                 await self._close()
 
@@ -208,7 +209,7 @@ class _MultipartReader:
             raise BadRequest(f'The "{_FILE_PART}" part must be a file: send it with a filename (Content-Disposition).')
         self.filename = options[b"filename"].decode("utf-8", "replace")
         self.path = self.media.new_incoming()
-        self.target = await anyio.open_file(self.path, "wb")
+        self.target = await self.media.open_incoming(self.path)
 
     async def _close(self) -> None:
         if self.target is not None:
