@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import os
 import signal
 import subprocess
@@ -44,10 +45,10 @@ from schemathesis.config import CacheConfig, OutputConfig, SanitizationConfig, S
 from schemathesis.engine import from_schema
 from schemathesis.generation import GenerationMode
 
-from conformance.groups.contract_support import file_media_types, registered_audio
+from conformance.groups.contract_support import file_media_types, keep_unwritten_bounds, registered_audio
 from mockserver.fixtures import speech_fixture
 from voxcontract.serving import free_port
-from voxcontract.spec import for_generators, load_spec
+from voxcontract.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "vox_hostile_benchmark_key"
@@ -167,7 +168,7 @@ def build_schema(base_url: str, phases: Sequence[str], max_examples: int, seed: 
         cache=CacheConfig(enabled=False),
         output=OutputConfig(sanitization=SanitizationConfig(enabled=False)),
     )
-    schema = schemathesis.openapi.from_dict(for_generators(load_spec()), config=config)
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(load_spec()), config=config)
     schema.config.update(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, request_timeout=60)
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=max_examples, database="none"
@@ -179,6 +180,7 @@ def build_schema(base_url: str, phases: Sequence[str], max_examples: int, seed: 
         tally.count(response)
 
     schema.hooks.register_hook_with_name(after_call, "after_call")
+    keep_unwritten_bounds(schema)
     return schema
 
 

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 TRANSCRIPTION_FAILED = "transcription_failed"
 #: Each lost race means another worker took a job, so the loop ends; the bound only guards against surprises.
 _CLAIM_TRIES = 100
+#: The room of a key when keys have no running limit.
+_NO_LIMIT = 2**31
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +314,7 @@ class JobStore:
             ).all()
         )
         limit = self.max_running_jobs_per_key
-        room = {key: (limit - running.get(key, 0) if limit else _CLAIM_TRIES) for key in waiting}
+        room = {key: (limit - running.get(key, 0) if limit else _NO_LIMIT) for key in waiting}
         never = datetime.min.replace(tzinfo=now.tzinfo)
         fairest = sorted(waiting, key=lambda key: (running.get(key, 0), _aware(served.get(key), never), waiting[key]))
         return {key: room[key] for key in fairest if room[key] > 0}
