@@ -26,16 +26,6 @@ from voxcontract.tls import ServerCertificate, check_tls, client_ssl_context
 
 
 @pytest.fixture(scope="module")
-def trusted(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
-    return ThrowawayCA(tmp_path_factory.mktemp("tls"), "trusted")
-
-
-@pytest.fixture(scope="module")
-def untrusted(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
-    return ThrowawayCA(tmp_path_factory.mktemp("tls"), "untrusted")
-
-
-@pytest.fixture(scope="module")
 def certificate(trusted: ThrowawayCA) -> ServerCertificate:
     return trusted.issue("127.0.0.1", "localhost")
 

@@ -26,16 +26,6 @@ STARTUP_SECONDS = 60.0
 SETTLE_SECONDS = 10.0
 
 
-@pytest.fixture(scope="module")
-def trusted(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
-    return ThrowawayCA(tmp_path_factory.mktemp("tls"), "trusted")
-
-
-@pytest.fixture(scope="module")
-def untrusted(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCA:
-    return ThrowawayCA(tmp_path_factory.mktemp("tls"), "untrusted")
-
-
 # --- `voxcontract mock` over HTTPS -----------------------------------------------------------------------------------
 
 
