@@ -7,7 +7,8 @@ The stack, outermost first::
       AllowHeaderMiddleware         every documented method of the path in a 405's Allow
       ServerErrorMiddleware         Connexion: last resort
       ExceptionMiddleware           Connexion: every exception -> the core's problem+json (voxcontract.problems)
-      SwaggerUIMiddleware           /v1/ui, /v1/openapi.json
+      ContractDocumentMiddleware    /v1/openapi.json, /v1/openapi.yaml: the document as written, with its $refs
+      SwaggerUIMiddleware           /v1/ui (Connexion's own openapi.json, fully dereferenced, is never reached)
       RoutingMiddleware             which operation
       AuthMiddleware                bearer key -> principal, 401 (replaces Connexion's SecurityMiddleware);
                                     429 for an address past its failed-authentication limit
@@ -48,6 +49,7 @@ from voxcontract.middleware import (
     RequestContextMiddleware,
 )
 from voxcontract.middleware.auth import AUTH_FAILURE_POLICY
+from voxcontract.middleware.contract_document import ContractDocumentMiddleware
 from voxcontract.middleware.validators import bounded_validator_map
 from voxcontract.problems import HANDLED_EXCEPTIONS, problem_response
 from voxcontract.ratelimit import RateLimiter
@@ -155,6 +157,7 @@ def create_contract_app(
     ]
     for middleware, options in stack:
         app.add_middleware(middleware, position=MiddlewarePosition.BEFORE_VALIDATION, **options)
+    app.add_middleware(ContractDocumentMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, document=document)
     for exception in HANDLED_EXCEPTIONS:
         app.add_error_handler(exception, problem_response)
     app.add_api(
