@@ -21,6 +21,7 @@ from conformance.context import (
     default_audio,
 )
 from conformance.events import EventHandler, RunResult
+from conformance.meaning import DEFAULT_DURATION_TOLERANCE, DEFAULT_KNOWN_AUDIO, DEFAULT_MAX_WORD_ERROR_RATE, KnownAudio
 from conformance.receiver import WebhookReceiver, parse_listen
 from conformance.runner import Runner, select_groups
 from voxcontract.errors import ConfigError, VoxcontractError
@@ -46,6 +47,14 @@ class ConformanceConfig:
     webhook_secret: str | None = None
     #: Media to upload instead of the bundled speech recording.
     audio: Path | None = None
+    #: What is said in ``audio`` (without it the transcript's meaning is unverified).
+    audio_text: str | None = None
+    #: How long ``audio`` lasts, in seconds (without it the durations are unverified).
+    audio_duration: float | None = None
+    #: The word error rate a transcript may have against the known text.
+    max_word_error_rate: float = DEFAULT_MAX_WORD_ERROR_RATE
+    #: How far (relative, e.g. 0.05 for 5 %) a reported duration_seconds may be off the real duration.
+    duration_tolerance: float = DEFAULT_DURATION_TOLERANCE
     max_examples: int = 25
     seed: int = 0
     only: tuple[str, ...] = ()
@@ -76,6 +85,24 @@ class ConformanceConfig:
             raise ConfigError(str(error)) from None
         if self.audio is not None and not self.audio.is_file():
             raise ConfigError(f"--audio {self.audio} is not a readable file")
+        self._check_known_audio()
+
+    def _check_known_audio(self) -> None:
+        if self.audio is None and (self.audio_text is not None or self.audio_duration is not None):
+            raise ConfigError("--audio-text and --audio-duration describe --audio: give it too")
+        if self.audio_duration is not None and not (math.isfinite(self.audio_duration) and self.audio_duration > 0):
+            raise ConfigError(f"--audio-duration must be a positive number of seconds, not {self.audio_duration}")
+        for name in ("max_word_error_rate", "duration_tolerance"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a number >= 0, not {value}")
+
+    @property
+    def known_audio(self) -> KnownAudio:
+        """What the suite knows of the media it uploads: all of the bundled recording, what was said of --audio."""
+        if self.audio is None:
+            return DEFAULT_KNOWN_AUDIO
+        return KnownAudio(self.audio_text, self.audio_duration)
 
     @property
     def groups(self) -> list[str]:
@@ -130,6 +157,9 @@ def open_context(config: ConformanceConfig) -> Iterator[ConformanceContext]:
         audio=audio,
         audio_filename=filename,
         audio_content_type=content_type,
+        known_audio=config.known_audio,
+        max_word_error_rate=config.max_word_error_rate,
+        duration_tolerance=config.duration_tolerance,
     )
     with contextlib.ExitStack() as stack:
         stack.callback(ctx.close)

@@ -19,6 +19,12 @@ import httpx
 
 from conformance.checks import API_KEY_VARIABLE, CheckSkipped, Exchange
 from conformance.client import RequestBudget, build_client
+from conformance.meaning import (
+    DEFAULT_DURATION_TOLERANCE,
+    DEFAULT_KNOWN_AUDIO,
+    DEFAULT_MAX_WORD_ERROR_RATE,
+    KnownAudio,
+)
 from conformance.problems import inspect_answer
 from conformance.scope import Finding, current_scope
 from voxcontract.spec import load_spec
@@ -66,6 +72,12 @@ class ConformanceContext:
     audio: bytes = field(default_factory=default_audio)
     audio_filename: str = DEFAULT_AUDIO_FILENAME
     audio_content_type: str = DEFAULT_AUDIO_CONTENT_TYPE
+    #: The words and duration of ``audio`` as far as known (the meaning checks say "unverified" for the rest).
+    known_audio: KnownAudio = DEFAULT_KNOWN_AUDIO
+    #: The word error rate a transcript of ``audio`` may have against its known text.
+    max_word_error_rate: float = DEFAULT_MAX_WORD_ERROR_RATE
+    #: How far (relative) a reported duration_seconds may be off the known one.
+    duration_tolerance: float = DEFAULT_DURATION_TOLERANCE
     max_examples: int = 25
     seed: int = 0
     request_budget: int = 2000

@@ -14,6 +14,13 @@ import httpx
 
 from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
 from conformance.context import ConformanceContext
+from conformance.meaning import (
+    cue_problems,
+    duration_problems,
+    segment_text_problems,
+    transcript_problems,
+    word_order_problems,
+)
 from conformance.problems import expect_problem, problem_body
 from conformance.subtitles import SubtitleError, parse_srt, parse_vtt
 from conformance.transcripts import segment_problems, speaker_problems, transition_problems, word_problems
@@ -143,14 +150,48 @@ def _raise_problems(problems: list[str], ctx: ConformanceContext) -> None:
         )
 
 
+def _unverified(ctx: ConformanceContext, what: str, flag: str) -> CheckSkipped:
+    return CheckSkipped(f"unverified: the {what} of {ctx.audio_filename} is unknown (give it with {flag})")
+
+
+@check(GROUP, "transcript-text", description="The transcript is within the allowed word error rate of the known text.")
+def transcript_text(ctx: ConformanceContext) -> None:
+    final = _completed(ctx)
+    if ctx.known_audio.text is None:
+        raise _unverified(ctx, "text", "--audio-text")
+    known, allowed = ctx.known_audio.text, ctx.max_word_error_rate
+    _raise_problems(transcript_problems(str(final.get("transcript") or ""), known, allowed), ctx)
+
+
+@check(GROUP, "duration", description="duration_seconds of the file and of the job match the media's real duration.")
+def duration(ctx: ConformanceContext) -> None:
+    uploaded, final = _uploaded(ctx), _completed(ctx)
+    real = ctx.known_audio.duration_seconds
+    if real is None:
+        raise _unverified(ctx, "duration", "--audio-duration")
+    problems = duration_problems("the uploaded file", uploaded.get("duration_seconds"), real, ctx.duration_tolerance)
+    problems += duration_problems("the completed job", final.get("duration_seconds"), real, ctx.duration_tolerance)
+    _raise_problems(problems, ctx)
+
+
+@check(GROUP, "segment-text", description="The transcript is its segments' texts joined (whitespace aside).")
+def segment_text(ctx: ConformanceContext) -> None:
+    _raise_problems(segment_text_problems(_completed(ctx)), ctx)
+
+
 @check(GROUP, "segments", description="Segments are ordered, start <= end, inside [0, duration + 0.5 s].")
 def segments(ctx: ConformanceContext) -> None:
     _raise_problems(segment_problems(_completed(ctx)), ctx)
 
 
-@check(GROUP, "words", description="With timestamps=word every segment has its words, inside the segment.")
+@check(
+    GROUP,
+    "words",
+    description="With timestamps=word every segment has its words, inside it, in order, not overlapping.",
+)
 def words(ctx: ConformanceContext) -> None:
-    _raise_problems(word_problems(_completed(ctx)), ctx)
+    job = _completed(ctx)
+    _raise_problems(word_problems(job) + word_order_problems(job), ctx)
 
 
 @check(GROUP, "speakers", description="With diarization every segment carries a speaker label.")
@@ -205,18 +246,27 @@ def _subtitles(ctx: ConformanceContext, fmt: str) -> None:
         raise CheckFailed(f"the {fmt} download is not valid {fmt.upper()}: {error}", exchange=exchange) from None
     if text.strip() and not cues:
         raise CheckFailed(f"the {fmt} download has no cues for a non-empty transcript", exchange=exchange)
+    mismatches = cue_problems(cues, _completed(ctx), fmt)
+    if mismatches:
+        raise CheckFailed("; ".join(mismatches[:5]) + " (the job's JSON segments)", exchange=exchange)
     limit = float(_completed(ctx).get("duration_seconds") or 0) + 0.5
     late = [cue for cue in cues if cue.end > limit]
     if late:
         raise CheckFailed(f"a {fmt} cue ends at {late[0].end:.3f} s, after the media", exchange=exchange)
 
 
-@check(GROUP, "download-srt", description="format=srt parses as SRT: numbered blocks, HH:MM:SS,mmm, monotonic.")
+@check(
+    GROUP,
+    "download-srt",
+    description="format=srt parses as SRT (numbered, HH:MM:SS,mmm, monotonic); its cues are the segments.",
+)
 def download_srt(ctx: ConformanceContext) -> None:
     _subtitles(ctx, "srt")
 
 
-@check(GROUP, "download-vtt", description="format=vtt starts with WEBVTT and its cues parse, monotonic.")
+@check(
+    GROUP, "download-vtt", description="format=vtt starts with WEBVTT, its cues parse, monotonic, and are the segments."
+)
 def download_vtt(ctx: ConformanceContext) -> None:
     _subtitles(ctx, "vtt")
 

@@ -478,6 +478,10 @@ def _conformance_option(*names: str, **kwargs: Any) -> Callable[[_F], _F]:
 @_conformance_option(
     "--audio", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Media to upload."
 )
+@_conformance_option("--audio-text", default=None, help="What is said in --audio (checks the transcript's words).")
+@_conformance_option("--audio-duration", type=float, default=None, help="How long --audio lasts, in seconds.")
+@_conformance_option("--max-word-error-rate", type=float, default=None, help="Allowed WER (default 0.35).")
+@_conformance_option("--duration-tolerance", type=float, default=None, help="Allowed duration error (default 0.05).")
 @_conformance_option("--max-examples", type=int, default=None, help="Generated examples per operation (contract).")
 @_conformance_option("--seed", type=int, default=None, help="Seed of generated data.")
 @_conformance_option("--only", multiple=True, metavar="GROUP", help="Run only these groups (repeatable, or a,b).")

@@ -20,13 +20,19 @@ __all__ = [
     "AcceptAnyKey",
     "AnswerRewriter",
     "LeakOtherTenantsJob",
+    "LongerDuration",
     "MalformedSrt",
+    "MisheardWords",
+    "OverlappingWords",
     "PlainJsonProblems",
     "RegressCompletedStatus",
     "RenamingSigner",
     "ServerErrorOnBadInput",
+    "ShiftedSrtCues",
     "StripHeaders",
     "StripRetryAfter",
+    "TranscriptWithoutLastWord",
+    "WordsOutsideSegment",
     "WrongWebhookSecret",
 ]
 
@@ -197,3 +203,95 @@ class RenamingSigner(WebhookSigner):
         attempt = self.attempts[event_id]
         self.attempts[event_id] += 1
         return super().sign(f"{event_id}R{attempt}" if attempt else event_id, body, timestamp)
+
+
+def _is_job_answer(scope: Scope, status: int) -> bool:
+    return status == 200 and _path(scope).startswith(("/v1/status/", "/v1/transcripts/"))
+
+
+class MisheardWords(AnswerRewriter):
+    """An engine that mishears: five of hello.wav's eleven words are replaced everywhere (JSON, text, SRT, VTT)."""
+
+    MISHEARD = (
+        (b"Hello", b"Yellow"),
+        (b"welcome", b"become"),
+        (b"short", b"sport"),
+        (b"test", b"text"),
+        (b"recording", b"according"),
+    )
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if _is_job_answer(scope, status):
+            for said, heard in self.MISHEARD:
+                body = body.replace(said, heard)
+        return status, headers, body
+
+
+class LongerDuration(AnswerRewriter):
+    """Every ``duration_seconds`` (file, job, transcript) is reported 30 % longer than the media lasts."""
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if status not in (200, 201) or not headers.get("content-type", "").startswith("application/json"):
+            return status, headers, body
+        document = json.loads(body)
+        if isinstance(document, dict) and isinstance(document.get("duration_seconds"), int | float):
+            document["duration_seconds"] = round(document["duration_seconds"] * 1.3, 3)
+            body = json.dumps(document).encode()
+        return status, headers, body
+
+
+class ShiftedSrtCues(AnswerRewriter):
+    """SRT cues one second later than the JSON segments (still valid SRT, still inside the media)."""
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if status == 200 and headers.get("content-type", "").startswith("application/x-subrip"):
+            body = re.sub(rb"(\d{2}):(\d{2}):(\d{2}),(\d{3})", _one_second_later, body)
+        return status, headers, body
+
+
+def _one_second_later(match: re.Match[bytes]) -> bytes:
+    hours, minutes, seconds, millis = (int(part) for part in match.groups())
+    total = ((hours * 60 + minutes) * 60 + seconds + 1) * 1000 + millis
+    hours, rest = divmod(total, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return b"%02d:%02d:%02d,%03d" % (hours, minutes, *divmod(rest, 1000))
+
+
+class OverlappingWords(AnswerRewriter):
+    """Status answers whose words all start where their segment starts (inside it, but on top of each other)."""
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if status == 200 and _path(scope).startswith("/v1/status/"):
+            job = json.loads(body)
+            for segment in job.get("segments") or []:
+                for word in segment.get("words") or []:
+                    word["start"] = segment["start"]
+            body = json.dumps(job).encode()
+        return status, headers, body
+
+
+class WordsOutsideSegment(AnswerRewriter):
+    """Status answers whose words lie a second after their segment ends."""
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if status == 200 and _path(scope).startswith("/v1/status/"):
+            job = json.loads(body)
+            for segment in job.get("segments") or []:
+                for word in segment.get("words") or []:
+                    word["start"], word["end"] = word["start"] + 10.0, word["end"] + 10.0
+            body = json.dumps(job).encode()
+        return status, headers, body
+
+
+class TranscriptWithoutLastWord(AnswerRewriter):
+    """The job's transcript (and the JSON download's text) lose their last word; the segments keep it."""
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if not _is_job_answer(scope, status) or not headers.get("content-type", "").startswith("application/json"):
+            return status, headers, body
+        document = json.loads(body)
+        key = "transcript" if _path(scope).startswith("/v1/status/") else "text"
+        if document.get(key):
+            document[key] = document[key].rsplit(" ", 1)[0]
+            body = json.dumps(document).encode()
+        return status, headers, body

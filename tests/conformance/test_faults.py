@@ -90,6 +90,42 @@ FAULTS = {
         frozenset({"lifecycle/download-srt"}),
         "not valid SRT",
     ),
+    "misheard-transcript": Fault(
+        faults.MisheardWords,
+        ("--only", "lifecycle"),
+        frozenset({"lifecycle/transcript-text"}),
+        "words off the known text",
+    ),
+    "wrong-duration": Fault(
+        faults.LongerDuration,
+        ("--only", "lifecycle"),
+        frozenset({"lifecycle/duration"}),
+        "but the media lasts 4.253 s",
+    ),
+    "transcript-not-its-segments": Fault(
+        faults.TranscriptWithoutLastWord,
+        ("--only", "lifecycle"),
+        frozenset({"lifecycle/segment-text"}),
+        "is not its segments' texts joined",
+    ),
+    "srt-cues-a-second-late": Fault(
+        faults.ShiftedSrtCues,
+        ("--only", "lifecycle"),
+        frozenset({"lifecycle/download-srt"}),
+        "srt cue 1 runs 1.019 - 2.914 s, its segment 0.019 - 1.914 s",
+    ),
+    "words-outside-their-segment": Fault(
+        faults.WordsOutsideSegment,
+        ("--only", "lifecycle"),
+        frozenset({"lifecycle/words"}),
+        "lies outside its segment",
+    ),
+    "overlapping-words": Fault(
+        faults.OverlappingWords,
+        ("--only", "lifecycle"),
+        frozenset({"lifecycle/words"}),
+        "before the word before it",
+    ),
 }
 
 
