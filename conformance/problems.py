@@ -3,7 +3,8 @@
 - every answer carries ``X-Request-Id``;
 - no answer is a 5xx (well-formed or bad input alike);
 - every 4xx is an RFC 9457 problem: ``application/problem+json`` with ``type``, ``title``, ``status`` (the
-  answer's status), ``code`` and ``request_id`` (the answer's ``X-Request-Id``).
+  answer's status), ``code`` and ``request_id`` (the answer's ``X-Request-Id``);
+- the HTTP semantics of :mod:`conformance.http_rules` (Retry-After, RateLimit, X-Request-Id echo, media types).
 
 :func:`inspect_answer` lists what an answer breaks; the client runs it on every answer. Checks that expect a
 particular problem call :func:`expect_problem`.
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 
 from conformance.checks import CheckFailed, Exchange
+from conformance.http_rules import http_violations
 
 __all__ = ["PROBLEM_FIELDS", "expect_problem", "inspect_answer", "problem_body"]
 
@@ -36,6 +38,7 @@ def inspect_answer(exchange: Exchange) -> list[str]:
         violations.append(f"{where}: a server error answered the request")
     if exchange.status >= 400 and exchange.method != "HEAD":
         violations += [f"{where}: {problem}" for problem in _problem_violations(exchange)]
+    violations += [f"{where}: {problem}" for problem in http_violations(exchange)]
     return violations
 
 
