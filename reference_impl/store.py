@@ -167,8 +167,6 @@ class JobStore:
 
         :raises IdempotencyKeyReused: the idempotency key came before with another request (``request_hash``).
         """
-        if idempotency_key is not None and (earlier := self.replay(key_id, idempotency_key, request_hash)):
-            return earlier, False
         now = now or utcnow()
         job = Job(
             job_id=new_id("job_"),
@@ -191,7 +189,8 @@ class JobStore:
                 if session.scalar(_file_of(key_id, file_id).with_for_update(read=True)) is None:
                     raise NotFound(f"No file {file_id} for this API key.")
         except IntegrityError:
-            # A concurrent request with the same idempotency key won the unique constraint.
+            # An earlier (or concurrent) request with this idempotency key holds the unique constraint. Callers
+            # that answer replays first (the API) rarely get here; the constraint is what makes it race-free.
             if idempotency_key is None or not (earlier := self.replay(key_id, idempotency_key, request_hash)):
                 raise
             return earlier, False

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 import trustme
 
+from conformance.receiver import WebhookReceiver
+from voxcontract.serving import free_port
 from voxcontract.tls import ServerCertificate
 
 #: The address ``localhost`` resolves to first: the one ``reference_impl.net`` pins a request for ``localhost`` to,
@@ -39,3 +43,13 @@ class ThrowawayCA:
     def context(self) -> ssl.SSLContext:
         """A client context that trusts this CA only."""
         return ssl.create_default_context(cafile=str(self.bundle))
+
+
+@contextlib.contextmanager
+def https_receiver(certificate: ServerCertificate) -> Iterator[WebhookReceiver]:
+    """The conformance webhook receiver over HTTPS on the address ``localhost`` resolves to, reached as
+    ``https://localhost:<port>/hook`` (it answers 500 to an event's first attempt, 200 to the next)."""
+    port = free_port(LOCALHOST_IP)
+    public_url = f"https://localhost:{port}/hook"
+    with WebhookReceiver(LOCALHOST_IP, port, public_url=public_url, certificate=certificate) as receiver:
+        yield receiver

@@ -3,25 +3,14 @@ and time depend on the box; the real bound on memory is tests/reference_impl/tes
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_memory.py"
+from tests.benchmarks.support import BENCHMARKS, load_benchmark
 
-
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reference_memory", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = BENCHMARKS / "reference_memory.py"
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason="benchmarks/ is not part of this distribution")
@@ -29,7 +18,7 @@ def test_a_minute_of_each_kind_both_ways(tmp_path: Path, capsys: pytest.CaptureF
     report = tmp_path / "memory.json"
     args = ["--durations", "1m", "--cache", str(tmp_path / "media"), "--json", str(report)]
 
-    assert load_benchmark().main(args) == 0
+    assert load_benchmark(SCRIPT).main(args) == 0
 
     body = json.loads(report.read_text())
     runs = body["runs"]
@@ -46,7 +35,7 @@ def test_a_minute_of_each_kind_both_ways(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_word_error_rate_counts_substitutions_insertions_and_deletions() -> None:
-    benchmark = load_benchmark()
+    benchmark = load_benchmark(SCRIPT)
     assert benchmark.edit_distance(["a", "b", "c", "d"], ["a", "x", "c", "d", "e"]) == 2
     assert benchmark.edit_distance([], ["a", "b"]) == 2
     assert benchmark.wer("The cat sat.", "the cat sat") == 0

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from mockserver.fixtures import speech_fixture
+from tests.benchmarks.support import BENCHMARKS, load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_rtf.py"
-
-
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("reference_rtf", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = BENCHMARKS / "reference_rtf.py"
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason="benchmarks/ is not part of this distribution")
@@ -31,7 +19,7 @@ def test_one_round_prints_and_writes_both_modes(tmp_path: Path, capsys: pytest.C
     report = tmp_path / "rtf.json"
     args = ["--repeat", "1", "--concurrency", "1", "--device", "cpu", "--audio", str(audio), "--json", str(report)]
 
-    assert load_benchmark().main(args) == 0
+    assert load_benchmark(SCRIPT).main(args) == 0
 
     results = json.loads(report.read_text())["results"]
     assert [row["mode"] for row in results] == ["direct", "API job", "API end to end"]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from conformance.receiver import WebhookReceiver
-from tests.certificates import LOCALHOST_IP, ThrowawayCA
+from tests.certificates import ThrowawayCA, https_receiver
 from tests.mockserver.support import Harness, open_harness
 from voxcontract.serving import free_port
 from voxcontract.tls import ServerCertificate
@@ -71,15 +71,6 @@ def test_voxcontract_mock_serves_https(trusted: ThrowawayCA, untrusted: Throwawa
 
 
 # --- webhooks to HTTPS receivers -------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def https_receiver(certificate: ServerCertificate) -> Iterator[WebhookReceiver]:
-    """A receiver on the address ``localhost`` resolves to, reached as ``https://localhost:<port>/hook``."""
-    port = free_port(LOCALHOST_IP)
-    public_url = f"https://localhost:{port}/hook"
-    with WebhookReceiver(LOCALHOST_IP, port, public_url=public_url, certificate=certificate) as receiver:
-        yield receiver
 
 
 @pytest.fixture

@@ -24,10 +24,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from conformance.receiver import WebhookReceiver
 from reference_impl.db import EventState, WebhookAttempt, WebhookEvent
 from reference_impl.net import NetworkPolicy, fetch_to_file, post_json
-from tests.certificates import LOCALHOST_IP, ThrowawayCA
+from tests.certificates import LOCALHOST_IP, ThrowawayCA, https_receiver
 from tests.reference_impl.speech import speak
 from tests.reference_impl.support import KEY_A, RunningReference, serve_reference, start_job, upload, wait_for_job
 from voxcontract.errors import UrlFetchFailed
@@ -188,15 +187,6 @@ def test_url_upload_from_a_site_with_a_refused_certificate(
     problem = response.json()
     assert problem["code"] == "url_fetch_failed"
     assert REFUSED[name] in problem["detail"]
-
-
-@contextlib.contextmanager
-def https_receiver(certificate: ServerCertificate) -> Iterator[WebhookReceiver]:
-    """The conformance receiver over HTTPS (it answers 500 to an event's first attempt, 200 to the next)."""
-    port = free_port(LOCALHOST_IP)
-    public_url = f"https://localhost:{port}/hook"
-    with WebhookReceiver(LOCALHOST_IP, port, public_url=public_url, certificate=certificate) as receiver:
-        yield receiver
 
 
 def settled_event(
