@@ -9,7 +9,8 @@
             raise CheckFailed("upload answered 400", exchange=Exchange.from_httpx(response))
 
 Exceptions a check may raise: :class:`CheckFailed` (a violation of the contract, with the exchange that shows
-it), :class:`CheckSkipped` (the check cannot run here, with the reason); anything else is an error of the check.
+it), :class:`CheckSkipped` (the check cannot run here, with the reason), :class:`CheckUnverified` (it ran but
+could not decide, with why and what would let it decide); anything else is an error of the check.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "CheckFailed",
     "CheckFn",
     "CheckSkipped",
+    "CheckUnverified",
     "Exchange",
     "check",
     "registered_checks",
@@ -224,6 +226,21 @@ class CheckSkipped(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class CheckUnverified(Exception):
+    """The check ran but could not decide: too few observations, or the deployment refused the suite's own set-up.
+
+    ``remedy`` names the flag or server setting that would let it decide; the verdict is neither passed nor failed.
+    """
+
+    def __init__(self, reason: str, *, remedy: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.remedy = remedy
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.remedy})" if self.remedy else self.reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,14 @@ from conformance.events import (
 
 __all__ = ["ConsoleReporter"]
 
-_STYLES = {Status.PASSED: "green", Status.FAILED: "red", Status.SKIPPED: "yellow", Status.ERROR: "magenta"}
-_MARKS = {Status.PASSED: "✓", Status.FAILED: "✗", Status.SKIPPED: "-", Status.ERROR: "!"}
+_STYLES = {
+    Status.PASSED: "green",
+    Status.FAILED: "red",
+    Status.SKIPPED: "yellow",
+    Status.UNVERIFIED: "cyan",
+    Status.ERROR: "magenta",
+}
+_MARKS = {Status.PASSED: "✓", Status.FAILED: "✗", Status.SKIPPED: "-", Status.UNVERIFIED: "?", Status.ERROR: "!"}
 
 
 class ConsoleReporter:
@@ -91,6 +97,11 @@ class ConsoleReporter:
         for item in result.results:
             if item.status in (Status.FAILED, Status.ERROR):
                 self._print_failure(item)
+        unverified = [item for item in result.results if item.status is Status.UNVERIFIED]
+        if unverified:
+            self.console.print(Text("\nUnverified (the check ran but could not decide):", style="bold cyan"))
+            for item in unverified:
+                self.console.print(Text.assemble(("  ? ", "cyan"), (item.id, "bold"), f"  {item.message}"))
         self._print_summary(result)
 
     def _print_failure(self, item: CheckResult) -> None:

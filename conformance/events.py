@@ -33,6 +33,8 @@ class Status(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    #: The check ran but could not decide (too few observations, a refused set-up); the message says what fixes it.
+    UNVERIFIED = "unverified"
     ERROR = "error"
 
 

@@ -18,6 +18,7 @@ from conformance.events import CheckResult, Event, RunFinished, RunResult, Statu
 
 __all__ = ["JUnitWriter", "junit_tree"]
 
+_NOT_DECIDED = (Status.SKIPPED, Status.UNVERIFIED)
 _ELEMENTS = {Status.FAILED: ("failure", "CheckFailed"), Status.ERROR: ("error", "CheckError")}
 
 
@@ -26,7 +27,7 @@ def _counts(results: list[CheckResult] | tuple[CheckResult, ...], duration: floa
         "tests": str(len(results)),
         "failures": str(sum(1 for item in results if item.status is Status.FAILED)),
         "errors": str(sum(1 for item in results if item.status is Status.ERROR)),
-        "skipped": str(sum(1 for item in results if item.status is Status.SKIPPED)),
+        "skipped": str(sum(1 for item in results if item.status in _NOT_DECIDED)),
         "time": f"{duration:.3f}",
     }
 
@@ -47,8 +48,10 @@ def _testcase(item: CheckResult) -> ET.Element:
     if item.status in _ELEMENTS:
         tag, kind = _ELEMENTS[item.status]
         ET.SubElement(case, tag, {"message": item.message, "type": kind}).text = _body(item)
-    elif item.status is Status.SKIPPED:
-        ET.SubElement(case, "skipped", {"message": item.message})
+    elif item.status in _NOT_DECIDED:
+        # JUnit has no "unverified": it is a skip whose message says so.
+        prefix = "unverified: " if item.status is Status.UNVERIFIED else ""
+        ET.SubElement(case, "skipped", {"message": prefix + item.message})
     if item.notes:
         ET.SubElement(case, "system-out").text = "\n".join(item.notes)
     return case

@@ -16,7 +16,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from conformance.checks import GROUPS, Check, CheckFailed, CheckSkipped, Exchange, registered_checks
+from conformance.checks import (
+    GROUPS,
+    Check,
+    CheckFailed,
+    CheckSkipped,
+    CheckUnverified,
+    Exchange,
+    registered_checks,
+)
 from conformance.client import BudgetExhausted
 from conformance.context import ConformanceContext
 from conformance.events import (
@@ -179,6 +187,8 @@ class Runner:
             return base
         if isinstance(error, CheckSkipped):
             return replace(base, status=Status.SKIPPED, message=error.reason)
+        if isinstance(error, CheckUnverified):
+            return replace(base, status=Status.UNVERIFIED, message=str(error))
         if isinstance(error, CheckAborted):
             return replace(base, status=Status.ERROR, message=f"the check {error}")
         logger.error("check %s crashed", item.id, exc_info=error)

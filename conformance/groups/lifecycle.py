@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
+from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
 from conformance.context import ConformanceContext
 from conformance.meaning import (
     cue_problems,
@@ -150,8 +150,8 @@ def _raise_problems(problems: list[str], ctx: ConformanceContext) -> None:
         )
 
 
-def _unverified(ctx: ConformanceContext, what: str, flag: str) -> CheckSkipped:
-    return CheckSkipped(f"unverified: the {what} of {ctx.audio_filename} is unknown (give it with {flag})")
+def _unverified(ctx: ConformanceContext, what: str, flag: str) -> CheckUnverified:
+    return CheckUnverified(f"the {what} of {ctx.audio_filename} is unknown", remedy=f"give it with {flag}")
 
 
 @check(GROUP, "transcript-text", description="The transcript is within the allowed word error rate of the known text.")
