@@ -68,7 +68,7 @@ def test_the_json_report_redacts_keys_and_keeps_the_evidence(tmp_path: Path) -> 
     JsonReportWriter(tmp_path, {"key-a": "VOXSCRIBER_API_KEY"}).handle(RunFinished(RESULT))
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["conformant"] is False
-    assert report["summary"] == {"passed": 1, "failed": 1, "skipped": 1, "error": 1}
+    assert report["summary"] == {"passed": 1, "failed": 1, "skipped": 1, "unverified": 0, "error": 1}
     assert report["requests"] == {"used": 12, "budget": 100}
     failed = report["checks"][0]
     assert (failed["id"], failed["reproduction"], failed["requests"]) == ("auth/missing-key", CURL, 9)
