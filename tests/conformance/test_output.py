@@ -34,6 +34,7 @@ RESULTS = (
     ),
     CheckResult("auth", "invalid-key", "Unknown key: 401.", Status.PASSED, 0.5, notes=("a note",)),
     CheckResult("webhooks", "delivery", "Delivered.", Status.SKIPPED, 0.0, "no receiver"),
+    CheckResult("webhooks", "retry-same-id", "Retried.", Status.UNVERIFIED, 0.0, "refused (allow-list it)"),
     CheckResult("contract", "load", "Load.", Status.ERROR, 0.0, "cannot import schemathesis"),
 )
 RESULT = RunResult("http://api.test", RESULTS, 1.5, 12, 100, "2026-01-01T00:00:00Z")
@@ -44,7 +45,7 @@ def test_junit_has_a_suite_per_group_and_a_case_per_check(tmp_path: Path) -> Non
     root = ET.parse(tmp_path / "out" / "junit.xml").getroot()
     assert root.tag == "testsuites"
     assert {key: root.get(key) for key in ("tests", "failures", "errors", "skipped")} == {
-        "tests": "4", "failures": "1", "errors": "1", "skipped": "1"
+        "tests": "5", "failures": "1", "errors": "1", "skipped": "2"
     }  # fmt: skip
     suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
     assert list(suites) == ["auth", "webhooks", "contract"]
@@ -60,7 +61,11 @@ def test_junit_has_a_suite_per_group_and_a_case_per_check(tmp_path: Path) -> Non
     assert CURL in failure.text
     assert "also: also this" in failure.text
     assert cases[1].find("system-out") is not None
-    assert suites["webhooks"].find("testcase/skipped") is not None
+    skips = [case.find("skipped") for case in suites["webhooks"].findall("testcase")]
+    assert [skip.get("message") if skip is not None else None for skip in skips] == [
+        "no receiver",
+        "unverified: refused (allow-list it)",
+    ]
     assert suites["contract"].find("testcase/error") is not None
 
 
@@ -68,7 +73,7 @@ def test_the_json_report_redacts_keys_and_keeps_the_evidence(tmp_path: Path) -> 
     JsonReportWriter(tmp_path, {"key-a": "VOXSCRIBER_API_KEY"}).handle(RunFinished(RESULT))
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["conformant"] is False
-    assert report["summary"] == {"passed": 1, "failed": 1, "skipped": 1, "unverified": 0, "error": 1}
+    assert report["summary"] == {"passed": 1, "failed": 1, "skipped": 1, "unverified": 1, "error": 1}
     assert report["requests"] == {"used": 12, "budget": 100}
     failed = report["checks"][0]
     assert (failed["id"], failed["reproduction"], failed["requests"]) == ("auth/missing-key", CURL, 9)
@@ -92,4 +97,5 @@ def test_the_console_shows_progress_a_table_and_each_failure_with_its_curl() -> 
     assert "FAILED auth/missing-key" in text
     assert CURL in text
     assert "ERROR contract/load" in text
-    assert "NOT conformant: 1 passed, 1 failed, 1 skipped, 1 error in 1.5 s, 12 of 100 requests" in text
+    assert "? webhooks/retry-same-id  refused (allow-list it)" in text
+    assert "NOT conformant: 1 passed, 1 failed, 1 skipped, 1 unverified, 1 error in 1.5 s, 12 of 100 requests" in text
