@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from conformance.checks import API_KEY_VARIABLE, CheckSkipped, Exchange
+from conformance.checks import API_KEY_VARIABLE, CheckSkipped, CheckUnverified, Exchange
 from conformance.client import RequestBudget, build_client
 from conformance.meaning import (
     DEFAULT_DURATION_TOLERANCE,
@@ -60,6 +60,8 @@ def default_audio() -> bytes:
 @dataclass(frozen=True, slots=True)
 class _Failed:
     message: str
+    #: Set when the set-up was refused in a documented way: the checks that need it are unverified, not skipped.
+    unverified: CheckUnverified | None = None
 
 
 @dataclass
@@ -160,12 +162,15 @@ class ConformanceContext:
             if name in self._fixtures:
                 value = self._fixtures[name]
                 if isinstance(value, _Failed):
+                    if (refused := value.unverified) is not None:
+                        raise CheckUnverified(f"needs {name}: {refused.reason}", remedy=refused.remedy)
                     raise CheckSkipped(f"needs {name}, which could not be set up: {value.message}")
                 return value  # type: ignore[no-any-return]
             try:
                 result = factory()
             except Exception as exc:
-                self._fixtures[name] = _Failed(str(exc) or type(exc).__name__)
+                unverified = exc if isinstance(exc, CheckUnverified) else None
+                self._fixtures[name] = _Failed(str(exc) or type(exc).__name__, unverified)
                 raise
             self._fixtures[name] = result
             return result

@@ -38,6 +38,7 @@ from conformance.events import (
     Status,
 )
 from conformance.groups import load_group, module_name
+from conformance.refusals import rate_limit_refusal
 from conformance.scope import CheckAborted, CheckScope, activate
 
 __all__ = ["DEFAULT_CHECK_TIMEOUT", "Runner", "select_groups"]
@@ -159,6 +160,9 @@ class Runner:
         base = _result(item, Status.PASSED, duration, "", notes=tuple(scope.notes), requests=len(scope.exchanges))
         if isinstance(error, BudgetExhausted):
             return replace(base, status=Status.ERROR, message=str(error))
+        if isinstance(error, CheckFailed) and item.group != "rate-limit":
+            # A 429 the suite could not wait out says nothing about what the check checks.
+            error = rate_limit_refusal(error, self.ctx.max_wait) or error
         if isinstance(error, CheckFailed):
             findings = tuple(dict.fromkeys(finding.message for finding in scope.findings if finding.message))
             reproduction = error.reproduction or self._reproduce(error.exchange)

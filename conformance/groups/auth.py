@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
+from conformance.checks import CheckFailed, Exchange, check
 from conformance.context import ConformanceContext
 from conformance.problems import expect_problem
+from conformance.refusals import missing_second_key, refused_second_key
 from conformance.samples import SampleRequest, sample_request
 from conformance.workflow import cleanup, expect_status, find_listed_job, start_job, uploaded_file_id
 from voxcontract.spec import iter_operations
@@ -115,9 +116,17 @@ def _tenant_resources(ctx: ConformanceContext) -> TenantResources:
 
 
 def _other_tenant(ctx: ConformanceContext) -> httpx.Client:
-    if not ctx.second_api_key:
-        raise CheckSkipped("tenant isolation needs a second key (--second-api-key)")
-    return ctx.open_client(ctx.second_api_key)
+    """A client with the second key, once the deployment has shown it accepts that key."""
+    second_key = ctx.second_api_key
+    if not second_key:
+        raise missing_second_key()
+
+    def accepted() -> httpx.Client:
+        client = ctx.open_client(second_key)
+        refused_second_key(client.get("/v1/jobs", params={"limit": 1}))
+        return client
+
+    return ctx.fixture("auth.second-key", accepted)
 
 
 def _expect_not_found(responses: list[httpx.Response], what: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
+from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
 from conformance.client import retry_after_seconds
 from conformance.context import ConformanceContext
 from conformance.problems import expect_problem
@@ -140,8 +140,11 @@ def burst(ctx: ConformanceContext) -> None:
     except QuotaError as error:
         raise CheckSkipped(f"no quota to exhaust: {error}") from None
     if quota.q + RESERVE > ctx.budget.remaining:
-        raise CheckSkipped(
-            f"quota q={quota.q} exceeds budget: {ctx.budget.remaining} of {ctx.budget.limit} requests left"
+        needed = ctx.budget.limit + quota.q + RESERVE - ctx.budget.remaining
+        raise CheckUnverified(
+            f"exhausting the quota of q={quota.q} takes more requests than the budget has left "
+            f"({ctx.budget.remaining} of {ctx.budget.limit})",
+            remedy=f"run with --request-budget {needed}, or give a key with a smaller quota",
         )
     limited = _burst_until_429(client, quota, min(2 * quota.q + 2, ctx.budget.remaining - RESERVE // 2))
     exchange = Exchange.from_httpx(limited)
@@ -177,7 +180,10 @@ def recovery(ctx: ConformanceContext) -> None:
     if state.retry_after is None:
         raise CheckSkipped("the 429 carried no usable Retry-After to wait for")
     if state.retry_after > ctx.max_wait:
-        raise CheckSkipped(f"Retry-After {state.retry_after} s is longer than the longest wait ({ctx.max_wait:g} s)")
+        raise CheckUnverified(
+            f"the 429 asks to wait {state.retry_after} s, longer than --max-wait {ctx.max_wait:g} s",
+            remedy=f"run with --max-wait {state.retry_after}",
+        )
     current_scope().sleep(state.at + state.retry_after + _GRACE - time.monotonic())
     response = _cheap(_raw_client(ctx))
     if response.status_code == 429:

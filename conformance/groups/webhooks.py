@@ -17,6 +17,7 @@ from typing import Any
 from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
 from conformance.context import ConformanceContext
 from conformance.receiver import Delivery, WebhookReceiver
+from conformance.refusals import refused_webhook_url
 from conformance.validation import schema_errors
 from conformance.workflow import cleanup, expect_status, json_body, start_job, uploaded_file_id
 from voxcontract.errors import ConfigError
@@ -67,6 +68,7 @@ def _hooked_job(ctx: ConformanceContext) -> HookedJob:
         receiver = _receiver(ctx)
         file_id = uploaded_file_id(ctx, GROUP)
         response = start_job(ctx, file_id, webhook_url=receiver.public_url, metadata={"suite": "conformance"})
+        refused_webhook_url(response, receiver.public_url)
         body = expect_status(response, 202, what="starting a job with a webhook_url")
         cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{body['job_id']}")
         return HookedJob(str(body["job_id"]), Exchange.from_httpx(response))
