@@ -1,5 +1,6 @@
 """The JSON report (``--report DIR`` → ``DIR/report.json``): every check with its verdict, message, notes,
-reproduction and the exchange that shows the failure (API keys replaced by their variables)."""
+reproduction and the exchange that shows the failure (API keys replaced by their variables). ``DIR/report.html``
+(:mod:`conformance.html_report`) renders the same document."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.events import CheckResult, Event, RunFinished, RunResult, Status
+from conformance.html_report import write_html_report
 
 __all__ = ["REPORT_FILENAME", "JsonReportWriter", "report_document"]
 
@@ -52,7 +54,7 @@ def report_document(result: RunResult, key_variables: Mapping[str, str]) -> dict
 
 
 class JsonReportWriter:
-    """Writes ``report.json`` into a directory when the run finishes."""
+    """Writes ``report.json`` (and the same document as ``report.html``) into a directory when the run finishes."""
 
     def __init__(self, directory: Path, key_variables: Mapping[str, str]) -> None:
         self.path = directory / REPORT_FILENAME
@@ -63,3 +65,5 @@ class JsonReportWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             document = report_document(event.result, self.key_variables)
             self.path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            # The page renders the very document just written, so the two never disagree.
+            write_html_report(document, self.path.parent)
