@@ -69,15 +69,6 @@ def test_a_rate_limit_the_suite_cannot_wait_out_makes_checks_unverified_not_fail
     assert any("--max-wait" in item["message"] and "429" in item["message"] for item in unverified.values())
 
 
-def test_a_quota_larger_than_the_budget_names_the_budget_that_would_do(tmp_path: Path) -> None:
-    with serve_mock(rate_limit="500/5 seconds") as mock:
-        outcome = run_conformance(mock.url, "--only", "rate-limit", "--request-budget", "200", report_dir=tmp_path)
-    assert outcome.exit_code == 0, outcome.output
-    burst = outcome.checks()["rate-limit/burst"]
-    assert burst["status"] == "unverified"
-    assert "--request-budget" in burst["message"]
-
-
 def _failed_on(status: int, body: bytes, headers: dict[str, str]) -> CheckFailed:
     exchange = Exchange("GET", "http://api.test/v1/jobs", {}, None, status, headers, body)
     return CheckFailed(f"expected 200, got {exchange.summary()}", exchange=exchange)

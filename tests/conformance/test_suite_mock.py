@@ -70,15 +70,16 @@ def test_the_console_shows_a_table_and_a_verdict(intact: tuple[Outcome, list[dic
     assert "conformant:" in outcome.output
 
 
-def test_a_tight_budget_skips_the_burst_and_is_never_exceeded(tmp_path: Path) -> None:
+def test_a_tight_budget_leaves_the_burst_unverified_and_is_never_exceeded(tmp_path: Path) -> None:
     with serve_mock(rate_limit="30/minute") as mock:
         outcome = run_conformance(mock.url, "--only", "rate-limit", "--request-budget", "20", report_dir=tmp_path)
         sent = len(mock.journal())
     assert outcome.exit_code == 0, outcome.output
     assert sent <= 20
     burst = outcome.checks()["rate-limit/burst"]
-    assert burst["status"] == "skipped"
-    assert "quota q=30 exceeds budget" in burst["message"]
+    assert burst["status"] == "unverified"
+    assert "quota of q=30 takes more requests than the budget has left" in burst["message"]
+    assert "--request-budget" in burst["message"]
     assert outcome.checks()["rate-limit/recovery"]["status"] == "skipped"
 
 
