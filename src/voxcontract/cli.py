@@ -492,7 +492,7 @@ def _conformance_option(*names: str, **kwargs: Any) -> Callable[[_F], _F]:
     "--report",
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write report.json (and junit.xml).",
+    help="Write report.json, report.html (and junit.xml).",
 )
 @_conformance_option("--job-deadline", type=float, default=None, help="Seconds a job may take (default 120).")
 @_conformance_option("--webhook-deadline", type=float, default=None, help="Seconds to wait for webhooks (default 60).")
