@@ -3,6 +3,8 @@ with the curl command that reproduces it. The only module of the suite that writ
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -27,8 +29,9 @@ from conformance.events import (
     RunStarted,
     Status,
 )
+from conformance.traceability import StatementResult, Traceability, TraceabilityRow
 
-__all__ = ["ConsoleReporter"]
+__all__ = ["ConsoleReporter", "CoverageReporter"]
 
 _STYLES = {
     Status.PASSED: "green",
@@ -140,4 +143,44 @@ def _table(result: RunResult) -> Table:
                 Text(message),
                 end_section=index == len(rows) - 1,
             )
+    return table
+
+
+_RESULT_STYLES = {
+    StatementResult.PASSED: "green",
+    StatementResult.FAILED: "red",
+    StatementResult.ERROR: "magenta",
+    StatementResult.UNVERIFIED: "cyan",
+    StatementResult.NOT_RUN: "yellow",
+    StatementResult.NOT_CHECKABLE: "dim",
+    StatementResult.UNCHECKED: "bold red",
+}
+
+
+class CoverageReporter:
+    """``--coverage``: once the run is over, every statement of the contract, the checks that verify it, its result."""
+
+    def __init__(self, console: Console, traceability: Traceability | None = None) -> None:
+        self.console = console
+        self.traceability = traceability
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            rows = (self.traceability or Traceability.of_contract()).resolve(event.result)
+            self.console.print(_coverage_table(rows))
+            counts = Counter(row.result for row in rows)
+            shown = ", ".join(f"{counts[result]} {result.value}" for result in StatementResult if counts[result])
+            self.console.print(f"\nTraceability: {len(rows)} statements of the contract: {shown}")
+
+
+def _coverage_table(rows: list[TraceabilityRow]) -> Table:
+    table = Table(title="Traceability: statement → checks → result", show_lines=False)
+    for column in ("statement", "checks", "result"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        mapping = row.mapping
+        reason = mapping.not_checkable or (mapping.rule.gap if mapping.rule and mapping.rule.gap else "no rule")
+        checks = Text(", ".join(mapping.checks)) if mapping.checks else Text(reason, style="dim")
+        result = Text(row.result.value, style=_RESULT_STYLES[row.result])
+        table.add_row(Text(mapping.statement.id), checks, result)
     return table

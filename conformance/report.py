@@ -11,6 +11,7 @@ from typing import Any
 
 from conformance.events import CheckResult, Event, RunFinished, RunResult, Status
 from conformance.html_report import write_html_report
+from conformance.traceability import traceability_document
 
 __all__ = ["REPORT_FILENAME", "JsonReportWriter", "report_document"]
 
@@ -50,6 +51,8 @@ def report_document(result: RunResult, key_variables: Mapping[str, str]) -> dict
         "requests": {"used": result.requests_used, "budget": result.request_budget},
         "groups": result.groups,
         "checks": [_check(item, key_variables) for item in result.results],
+        # Every statement of the contract, the checks that verify it and its result (conformance.traceability).
+        "traceability": traceability_document(result),
     }
 
 

@@ -499,12 +499,14 @@ def _conformance_option(*names: str, **kwargs: Any) -> Callable[[_F], _F]:
 @_conformance_option("--max-wait", type=float, default=None, help="The longest Retry-After to wait for (default 65).")
 @_conformance_option("--check-timeout", type=float, default=None, help="Seconds one check may run (default 300).")
 @_conformance_option("--log-level", default="warning", show_default=True, help="Log level of the suite's loggers.")
+@_conformance_option("--coverage", is_flag=True, default=False, help="Print each contract statement, checks, result.")
 def conformance(
     only: tuple[str, ...],
     skip: tuple[str, ...],
     report: Path | None,
     junit: Path | None,
     log_level: str,
+    coverage: bool,
     **options: Any,
 ) -> None:
     """Check a VoxScriber deployment against the contract.
@@ -512,7 +514,7 @@ def conformance(
     Exit 0 when it conforms, 1 when a check failed (or could not run), 2 for usage or connection problems.
     """
     from conformance.config import ConformanceConfig, UnreachableDeployment, run_suite
-    from conformance.console import ConsoleReporter
+    from conformance.console import ConsoleReporter, CoverageReporter
     from conformance.context import key_variables
     from conformance.events import EventHandler
     from conformance.junit import JUnitWriter
@@ -531,6 +533,8 @@ def conformance(
         handlers.append(JUnitWriter(junit))
     if report:
         handlers.append(JsonReportWriter(report, key_variables(config.api_key, config.second_api_key)))
+    if coverage:
+        handlers.append(CoverageReporter(_console()))
     try:
         result = run_suite(config, handlers)
     except (ConfigError, UnreachableDeployment) as exc:
