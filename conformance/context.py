@@ -25,6 +25,7 @@ from conformance.meaning import (
     DEFAULT_MAX_WORD_ERROR_RATE,
     KnownAudio,
 )
+from conformance.observations import JobObservations
 from conformance.problems import inspect_answer
 from conformance.scope import Finding, current_scope
 from voxcontract.spec import load_spec
@@ -98,12 +99,15 @@ class ConformanceContext:
     budget: RequestBudget = field(init=False, repr=False)
     #: The most recent exchanges of the whole run (all checks), oldest first, without their bodies.
     history: collections.deque[Exchange] = field(init=False, repr=False)
+    #: Every job any answer showed, every time it showed it (judged across observations by lifecycle/job-history).
+    observations: JobObservations = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = normalise_base_url(self.base_url)
         self.budget = RequestBudget(self.request_budget)
         self.document = load_spec()
         self.history = collections.deque(maxlen=_HISTORY)
+        self.observations = JobObservations()
         self._clients: dict[tuple[str | None, bool], httpx.Client] = {}
         self._fixtures: dict[str, Any] = {}
         self._fixture_lock = threading.RLock()
@@ -133,6 +137,7 @@ class ConformanceContext:
         scope.exchanges.append(exchange)
         # The run-wide history keeps methods, URLs, statuses and headers: enough for run-wide rules, and small.
         self.history.append(dataclasses.replace(exchange, request_body=None, response_body=b""))
+        self.observations.record(exchange)
         for message in inspect_answer(exchange):
             logger.info("%s: %s", scope.check_id, message)
             scope.findings.append(Finding(message, exchange))

@@ -21,10 +21,12 @@ from conformance.meaning import (
     transcript_problems,
     word_order_problems,
 )
+from conformance.observations import distinct_statuses
 from conformance.problems import expect_problem, problem_body
 from conformance.subtitles import SubtitleError, parse_srt, parse_vtt
 from conformance.transcripts import segment_problems, speaker_problems, transition_problems, word_problems
 from conformance.validation import expect_valid, expect_valid_schema
+from conformance.watch import WATCH_SECONDS, long_media, watch_job
 from conformance.workflow import PollResult, cleanup, expect_status, json_body, poll_job, start_job, upload
 
 GROUP = "lifecycle"
@@ -317,3 +319,55 @@ def _expect_failed(polled: PollResult) -> None:
     error = final.get("error")
     if not isinstance(error, dict) or not error.get("code") or not error.get("message"):
         raise CheckFailed(f"the failed job carries no error code and message: {error!r}", exchange=exchange)
+
+
+def _watched(ctx: ConformanceContext) -> str:
+    """A job on media long enough to be seen working, watched to its end; its id."""
+
+    def create() -> str:
+        media = long_media(ctx.audio)
+        if media is None:
+            ctx.note(f"{ctx.audio_filename} is not a PCM WAV: watched as it is, not lengthened")
+        filename = f"long-{ctx.audio_filename}" if media is not None else ctx.audio_filename
+        response = upload(ctx, content=media or ctx.audio, filename=filename)
+        file_id = str(expect_status(response, 201, what=f"uploading {filename}")["file_id"])
+        cleanup(ctx, GROUP, ctx.client, f"/v1/files/{file_id}")
+        job_id = str(expect_status(start_job(ctx, file_id), 202, what=f"starting a job on {filename}")["job_id"])
+        cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{job_id}")
+        watch_job(ctx, job_id)
+        return job_id
+
+    return ctx.fixture("lifecycle.watched", create)
+
+
+@check(
+    GROUP,
+    "job-history",
+    description="Across every observation of every job (transcribe, status, list): statuses only move forward and "
+    "terminal ones stay, progress never falls, identity and timestamps stay put.",
+)
+def job_history(ctx: ConformanceContext) -> None:
+    _raise_violations(ctx)  # the jobs seen so far, even when watching one more fails
+    watched = _watched(ctx)
+    _raise_violations(ctx)
+    seen = ctx.observations.of(watched)
+    states = distinct_statuses(seen)
+    ctx.note(
+        f"{len(ctx.observations)} observations of {len(ctx.observations.job_ids())} jobs; the watched job "
+        f"{watched}: {len(seen)} observations, {' -> '.join(states)}"
+    )
+    if len(states) < 2:
+        raise CheckUnverified(
+            f"job {watched} was {states[0] if states else 'never seen'} in all {len(seen)} observations: "
+            "with one state seen, its transitions and progress could not be judged",
+            remedy=f"give --audio longer media (a WAV is repeated to {WATCH_SECONDS:g} s) or slow the server's "
+            "processing down (the mock's --processing-time)",
+        )
+
+
+def _raise_violations(ctx: ConformanceContext) -> None:
+    violations = list(ctx.observations.violations())
+    if violations:
+        shown = "; ".join(str(violation) for violation in violations[:3])
+        more = f"; and {len(violations) - 3} more" if len(violations) > 3 else ""
+        raise CheckFailed(shown + more, exchange=violations[0].exchange)
