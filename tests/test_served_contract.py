@@ -15,8 +15,8 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from mockserver.pytest_plugin import default_mock_settings, running_mock
+from tests.browser import chromium_binary
 from tests.reference_impl.support import serve_reference
-from tests.tools.test_docs import chromium_binary
 from voxcontract.spec import iter_operations, load_spec, spec_path, spec_text
 
 

@@ -20,10 +20,10 @@ from conformance.checks import Exchange
 from conformance.events import CheckResult, RunFinished, RunResult, Status
 from conformance.html_report import HTML_REPORT_FILENAME, render_html_report
 from conformance.report import JsonReportWriter, report_document
+from tests.browser import BROWSER_OWN_HOSTS, RecordingProxy, png_facts, run_chromium
 from tests.conformance.faults import AnswerRewriter
 from tests.conformance.http_faults import RejectLowercaseScheme
 from tests.conformance.support import Outcome, run_conformance, serve_mock
-from tests.tools.test_docs import BROWSER_OWN_HOSTS, _chromium, _png_facts, _RecordingProxy
 
 KEYS = {"key-a": "VOXSCRIBER_API_KEY"}
 CURL = 'curl -sS -i -H "Authorization: Bearer $VOXSCRIBER_API_KEY" http://api.test/v1/jobs'
@@ -280,7 +280,7 @@ def test_a_hostile_server_cannot_inject_markup_into_the_page() -> None:
 
 
 def _browse(tmp_path: Path, page: Path, *arguments: str) -> str:
-    return _chromium(tmp_path, *arguments, "--dump-dom", page.as_uri()).stdout
+    return run_chromium(tmp_path, *arguments, "--dump-dom", page.as_uri()).stdout
 
 
 @pytest.fixture(scope="module")
@@ -300,10 +300,10 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Outcome, Path]:
 def test_chromium_renders_a_real_runs_report_with_every_check(real_run: tuple[Outcome, Path], tmp_path: Path) -> None:
     outcome, page = real_run
     screenshot = tmp_path / "report.png"
-    _chromium(tmp_path, f"--screenshot={screenshot}", f"--window-size={SCREEN[0]},{SCREEN[1]}", page.as_uri())
+    run_chromium(tmp_path, f"--screenshot={screenshot}", f"--window-size={SCREEN[0]},{SCREEN[1]}", page.as_uri())
     assert screenshot.is_file(), "chromium wrote no screenshot"
     data = screenshot.read_bytes()
-    width, height, pixels = _png_facts(data)
+    width, height, pixels = png_facts(data)
     assert (width, height) == SCREEN
     assert len(data) > 20_000, "the screenshot compresses like a blank page"
     assert len(set(pixels[::97])) > 16, "the screenshot has (almost) one colour"
@@ -370,7 +370,7 @@ def test_chromium_requests_nothing_and_runs_nothing_from_a_hostile_servers_repor
     )
     bare = tmp_path / "bare.html"
     bare.write_text(page, encoding="utf-8")
-    proxy = _RecordingProxy()
+    proxy = RecordingProxy()
     try:
         dom = _browse(tmp_path, bare, f"--proxy-server=http://127.0.0.1:{proxy.port}")
     finally:

@@ -7,11 +7,7 @@ import html as html_lib
 import json
 import re
 import shutil
-import socket
-import struct
 import subprocess
-import threading
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +16,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from tests.browser import BROWSER_OWN_HOSTS, RecordingProxy, png_facts, run_chromium
 from voxcontract.spec import Operation, iter_operations, load_spec
 from voxcontract.tools.docs import render_html, render_markdown, write_docs
 from voxcontract.tools.error_view import errors_view
@@ -31,8 +28,6 @@ EXTERNAL_LOADS = re.compile(
     r"""|\bsrc\s*=\s*["']?(https?:)?//|\bsrcset\s*=|<iframe|<object|<embed""",
     re.IGNORECASE,
 )
-# Hosts Chromium itself talks to (network time, component updater, sign-in), whatever the page holds.
-BROWSER_OWN_HOSTS = {"clients2.google.com", "update.googleapis.com", "accounts.google.com"}
 SCREEN = (1280, 2000)
 
 
@@ -391,66 +386,25 @@ def test_javascript_hmac_sample_agrees_with_standardwebhooks(tmp_path: Path) -> 
 # --- in a real browser ------------------------------------------------------------------------------
 
 
-def chromium_binary() -> str:
-    """Debian's ``chromium`` on PATH; the project's set-up installs it, so its absence is a failure."""
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("chromium is not on PATH: run the project's set-up (it installs Debian's chromium package)")
-
-
-def _chromium(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        chromium_binary(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        *arguments,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-
-
 @pytest.fixture
 def docs_dir(tmp_path: Path) -> Path:
     write_docs(load_spec(), tmp_path / "docs")
     return tmp_path / "docs"
 
 
-def _png_facts(data: bytes) -> tuple[int, int, bytes]:
-    """Width, height and the inflated image data of a PNG (signature and chunk layout checked)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    offset, width, height, idat = 8, 0, 0, b""
-    while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset : offset + 4])
-        kind, body = data[offset + 4 : offset + 8], data[offset + 8 : offset + 8 + length]
-        if kind == b"IHDR":
-            width, height = struct.unpack(">II", body[:8])
-        elif kind == b"IDAT":
-            idat += body
-        offset += 12 + length
-    return width, height, zlib.decompress(idat)
-
-
 @pytest.mark.browser
 def test_chromium_renders_the_page(docs_dir: Path, tmp_path: Path) -> None:
     index = (docs_dir / "index.html").as_uri()
     screenshot = tmp_path / "docs.png"
-    _chromium(tmp_path, f"--screenshot={screenshot}", f"--window-size={SCREEN[0]},{SCREEN[1]}", index)
+    run_chromium(tmp_path, f"--screenshot={screenshot}", f"--window-size={SCREEN[0]},{SCREEN[1]}", index)
     assert screenshot.is_file(), "chromium wrote no screenshot"
     data = screenshot.read_bytes()
-    width, height, pixels = _png_facts(data)
+    width, height, pixels = png_facts(data)
     assert (width, height) == SCREEN
     assert len(data) > 20_000, "the screenshot compresses like a blank page"
     assert len(set(pixels[::97])) > 16, "the screenshot has (almost) one colour"
 
-    dom = _chromium(tmp_path, "--dump-dom", index).stdout
+    dom = run_chromium(tmp_path, "--dump-dom", index).stdout
     for op in iter_operations(load_spec()):
         assert f'id="{op.operation_id}"' in dom
     assert '<h2 class="section">Webhooks</h2>' in dom
@@ -458,41 +412,13 @@ def test_chromium_renders_the_page(docs_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_chromium_shows_the_page_with_name_resolution_off(docs_dir: Path, tmp_path: Path) -> None:
-    result = _chromium(
+    result = run_chromium(
         tmp_path, "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", (docs_dir / "index.html").as_uri()
     )
     dom = result.stdout
     assert 'id="uploadFile"' in dom
     assert 'id="webhooks"' in dom
     assert "Verifying signatures" in dom
-
-
-class _RecordingProxy:
-    """A proxy that answers nothing and notes the host of every request sent through it."""
-
-    def __init__(self) -> None:
-        self.hosts: list[str] = []
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._server.accept()
-            except OSError:
-                return
-            with connection:
-                connection.settimeout(2)
-                try:
-                    line = connection.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
-                except OSError:
-                    continue
-                match = re.match(r"\S+ (?:https?://)?([^/:\s]+)", line)
-                self.hosts.append(match.group(1) if match else line)
-
-    def close(self) -> None:
-        self._server.close()
 
 
 @pytest.mark.browser
@@ -513,9 +439,11 @@ def test_chromium_requests_nothing_from_the_network(
     )
     bare = tmp_path / "bare.html"
     bare.write_text(page, encoding="utf-8")
-    proxy = _RecordingProxy()
+    proxy = RecordingProxy()
     try:
-        dom = _chromium(tmp_path, f"--proxy-server=http://127.0.0.1:{proxy.port}", "--dump-dom", bare.as_uri()).stdout
+        dom = run_chromium(
+            tmp_path, f"--proxy-server=http://127.0.0.1:{proxy.port}", "--dump-dom", bare.as_uri()
+        ).stdout
     finally:
         proxy.close()
     assert 'id="startTranscription"' in dom
