@@ -9,7 +9,7 @@ cannot judge monotonicity; :func:`history_problems` judges a job across all of t
   two observations is fine) and a terminal status never changes;
 - ``progress`` stays within [0, 1] and never decreases;
 - ``file_id``, ``created_at``, ``options`` and ``metadata`` never change; ``completed_at`` never changes once set;
-  the transcript and the error never change once the job has ended;
+  the transcript and the error never change once the job has ended (between status answers);
 - ``updated_at`` never goes back; neither it nor ``completed_at`` is before ``created_at``.
 
 Answers that may legitimately show an old state are not observations of the job's present: an idempotent replay
@@ -69,6 +69,11 @@ class JobObservation:
     @property
     def status(self) -> str:
         return str(self.job.get("status"))
+
+    @property
+    def from_status(self) -> bool:
+        """Whether a ``GET /v1/status/{job_id}`` answer showed it."""
+        return bool(_STATUS_PATH.search(httpx.URL(self.exchange.url).path))
 
     @property
     def progress(self) -> float | None:
@@ -162,7 +167,21 @@ def history_problems(observations: Sequence[JobObservation]) -> list[Violation]:
         violations += _violations(first, observation, _snapshot_problems(observation))
     for previous, current in itertools.pairwise(observations):
         violations += _violations(first, current, _step_problems(previous, current))
+    # A list page may render a job's result apart from its status answer (and faults that rewrite only one are
+    # judged by the checks that read results); the result's stability is judged between status answers.
+    for previous, current in itertools.pairwise([item for item in observations if item.from_status]):
+        violations += _violations(first, current, _result_problems(previous, current))
     return violations
+
+
+def _result_problems(previous: JobObservation, current: JobObservation) -> list[str]:
+    if previous.status not in TERMINAL or current.status != previous.status:
+        return []
+    return [
+        f"the {name} changed after the job {previous.status}"
+        for name in RESULT_FIELDS
+        if name in previous.job and name in current.job and previous.job[name] != current.job[name]
+    ]
 
 
 def _violations(first: JobObservation, current: JobObservation, messages: list[str]) -> list[Violation]:
@@ -195,12 +214,6 @@ def _step_problems(previous: JobObservation, current: JobObservation) -> list[st
     if "completed_at" in previous.job and previous.job.get("completed_at") != current.job.get("completed_at"):
         was, now = previous.job["completed_at"], current.job.get("completed_at")
         problems.append(f"completed_at changed from {was} to {now if now is not None else 'nothing'}")
-    if previous.status in TERMINAL and current.status == previous.status:
-        problems += [
-            f"the {name} changed after the job {previous.status}"
-            for name in RESULT_FIELDS
-            if name in previous.job and name in current.job and previous.job[name] != current.job[name]
-        ]
     was, now = _timestamp(previous.job.get("updated_at")), _timestamp(current.job.get("updated_at"))
     if was is not None and now is not None and now < was:
         problems.append(f"updated_at went back from {previous.job['updated_at']} to {current.job['updated_at']}")

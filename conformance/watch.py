@@ -18,7 +18,7 @@ from conformance.client import retry_after_seconds
 from conformance.context import ConformanceContext
 from conformance.observations import TERMINAL
 from conformance.scope import current_scope
-from conformance.workflow import expect_status, find_listed_job
+from conformance.workflow import expect_status, find_listed_job, json_body
 
 __all__ = ["WATCH_SECONDS", "long_media", "watch_job"]
 
@@ -51,15 +51,15 @@ def long_media(audio: bytes, seconds: float = WATCH_SECONDS) -> bytes | None:
     return target.getvalue()
 
 
-def watch_job(ctx: ConformanceContext, job_id: str) -> None:
-    """Poll the job's status as soon as each ``Retry-After`` allows (never sooner) until it ends, a few times
-    more, then find it in ``GET /v1/jobs``; :class:`CheckFailed` when it has not ended by ``ctx.job_deadline``."""
+def watch_job(ctx: ConformanceContext, started: httpx.Response) -> None:
+    """Poll the started job's status as soon as each ``Retry-After`` allows (the 202's first, never sooner) until
+    it ends, a few times more, then find it in ``GET /v1/jobs``; :class:`CheckFailed` when it has not ended by
+    ``ctx.job_deadline``."""
+    job_id = str(expect_status(started, 202, what="the started job")["job_id"])
     deadline = time.monotonic() + ctx.job_deadline
     fallback = _NO_HINT_DELAY
-    while True:
-        answer = _status(ctx, job_id)
-        if _status_of(answer) in TERMINAL:
-            break
+    answer = started
+    while _status_of(answer) not in TERMINAL:
         asked = retry_after_seconds(answer.headers.get("retry-after"))
         wait = float(asked) if asked is not None else fallback
         if asked is None:
@@ -71,6 +71,7 @@ def watch_job(ctx: ConformanceContext, job_id: str) -> None:
                 exchange=Exchange.from_httpx(answer),
             )
         current_scope().sleep(min(wait, remaining))
+        answer = _status(ctx, job_id)
     for _ in range(AFTER_END_POLLS):
         current_scope().sleep(_AFTER_END_DELAY)
         _status(ctx, job_id)
@@ -84,4 +85,4 @@ def _status(ctx: ConformanceContext, job_id: str) -> httpx.Response:
 
 
 def _status_of(answer: httpx.Response) -> str:
-    return str(expect_status(answer, 200, what="a status answer").get("status"))
+    return str(json_body(answer, what="a job answer").get("status"))

@@ -332,9 +332,10 @@ def _watched(ctx: ConformanceContext) -> str:
         response = upload(ctx, content=media or ctx.audio, filename=filename)
         file_id = str(expect_status(response, 201, what=f"uploading {filename}")["file_id"])
         cleanup(ctx, GROUP, ctx.client, f"/v1/files/{file_id}")
-        job_id = str(expect_status(start_job(ctx, file_id), 202, what=f"starting a job on {filename}")["job_id"])
+        started = start_job(ctx, file_id)
+        job_id = str(expect_status(started, 202, what=f"starting a job on {filename}")["job_id"])
         cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{job_id}")
-        watch_job(ctx, job_id)
+        watch_job(ctx, started)
         return job_id
 
     return ctx.fixture("lifecycle.watched", create)

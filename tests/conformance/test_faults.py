@@ -55,7 +55,7 @@ FAULTS = {
     "illegal-status-transition": Fault(
         faults.RegressCompletedStatus,
         ("--only", "lifecycle"),
-        frozenset({"lifecycle/status-transitions"}),
+        frozenset({"lifecycle/status-transitions", "lifecycle/job-history"}),
         "the status went from completed to processing",
     ),
     "server-error-on-bad-input": Fault(
