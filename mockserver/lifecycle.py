@@ -1,6 +1,7 @@
 """A job's life as a pure function of the mock clock: no worker, no background state changes.
 
-A job is ``queued`` for the first 10 % of its processing time, then ``processing`` with a progress that grows in
+A job is ``queued`` for the first 10 % of its processing time (longer while its key already runs the contract's
+``max_running_jobs_per_key`` jobs), then ``processing`` with a progress that grows in
 steps of 0.01, then ``completed`` (or ``failed`` half-way through, for the ``job-fails`` scenario). Reading it twice
 at the same mock time gives the same answer, and progress never decreases because time never goes back.
 """
@@ -31,6 +32,8 @@ class Timeline:
     fails: bool = False
     #: The time scale of a job that never ends (how fast it reaches its final progress).
     stuck_time_scale: float = 1.0
+    #: Extra seconds in the queue, waiting for one of the key's running jobs to end (max_running_jobs_per_key).
+    queue_delay: float = 0.0
 
     @property
     def stuck(self) -> bool:
@@ -43,14 +46,16 @@ class Timeline:
     @property
     def started(self) -> float:
         """When the job leaves the queue."""
-        return self.created + _QUEUED_SHARE * self._span
+        return self.created + self.queue_delay + _QUEUED_SHARE * self._span
 
     @property
     def ends_at(self) -> float | None:
         """When the job becomes terminal; None for a job that never ends."""
         if self.stuck:
             return None
-        return self.created + self.processing_time * (0.5 if self.fails else 1.0)
+        ends_at = self.created + self.queue_delay + self.processing_time * (0.5 if self.fails else 1.0)
+        # Queued behind jobs that never end: it never ends either.
+        return ends_at if math.isfinite(ends_at) else None
 
     @property
     def final_status(self) -> JobStatus:

@@ -12,6 +12,7 @@ import hashlib
 import heapq
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from mockserver.clock import MockClock, parse_timestamp
 from mockserver.ids import IdFactory, derive_bytes
 from mockserver.journal import Journal
-from mockserver.lifecycle import JobStatus
+from mockserver.lifecycle import JobStatus, Timeline
 from mockserver.media import MediaStore
 from mockserver.records import FileRecord, JobRecord
 from mockserver.scenarios import Scenario, get_scenario
@@ -145,6 +146,19 @@ class MockState:
             self._drop_file(media)
         self.jobs.pop(record.job_id, None)
 
+    def queue_delay(self, tenant: str, leaves_queue: float, max_running: int) -> float:
+        """How much longer than ``leaves_queue`` a new job of ``tenant`` waits for a free running slot.
+
+        The key's jobs are taken up in creation order, at most ``max_running`` at once: the new job starts when
+        (no earlier than its predecessors start and) fewer than ``max_running`` of them are still running.
+        """
+        timelines = [job.timeline for job in self.jobs.values() if job.tenant == tenant]
+        start = max([leaves_queue, *(timeline.started for timeline in timelines)])
+        ends = sorted((_end(timeline) for timeline in timelines if _end(timeline) > start), reverse=True)
+        if len(ends) >= max_running > 0:
+            start = ends[max_running - 1]
+        return start - leaves_queue
+
     def list_jobs(
         self, tenant: str, *, status: JobStatus | None, before_seq: int | None, limit: int
     ) -> tuple[list[JobRecord], bool]:
@@ -229,6 +243,11 @@ class MockState:
     def _drop_file(self, record: FileRecord) -> None:
         self.media.delete(record.file_id)  # first: when it fails, the record stays and a retry completes
         self.files.pop(record.file_id, None)
+
+
+def _end(timeline: Timeline) -> float:
+    ends_at = timeline.ends_at
+    return math.inf if ends_at is None else ends_at
 
 
 def _ended(job: JobRecord, now: float) -> bool:

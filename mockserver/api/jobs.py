@@ -25,6 +25,7 @@ from mockserver.scenarios import Scenario
 from mockserver.state import MockState
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, NotFound, UnprocessableEntity
+from voxcontract.spec import load_spec
 from voxcontract.transcription import Transcript, TranscriptionOptions, job_metadata, job_options
 
 __all__ = ["JobsApi"]
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 JSON = "application/json"
 _CURSOR = re.compile(r"\{\"o\":([0-9]{1,12})\}")
 _DETECTED_PROBABILITY = 0.93
+#: The contract's limit on one key's jobs running at once; the key's further jobs stay queued.
+_MAX_RUNNING_JOBS_PER_KEY = int(load_spec()["x-voxscriber-limits"]["max_running_jobs_per_key"])
 
 
 class JobsApi:
@@ -98,7 +101,7 @@ class JobsApi:
             )
         scenario = current_request().job_scenario(file.scenario, self.state.default_scenario)
         transcript = await self._transcript(file, options, scenario)
-        timeline = self._timeline(scenario)
+        timeline = self._timeline(tenant, scenario)
         ttl = options["retention"]["ttl_seconds"]
         ends_at = timeline.ends_at
         job = JobRecord(
@@ -118,16 +121,18 @@ class JobsApi:
         logger.info("job %s on %s (scenario %s)", job.job_id, file.file_id, scenario.name if scenario else "none")
         return job
 
-    def _timeline(self, scenario: Scenario | None) -> Timeline:
+    def _timeline(self, tenant: str, scenario: Scenario | None) -> Timeline:
         processing_time = self.state.settings.processing_time
         factor = scenario.time_factor if scenario else 1.0
-        return Timeline(
+        timeline = Timeline(
             created=self.state.now(),
             # inf (stuck) stays inf even when the configured processing time is 0
             processing_time=math.inf if math.isinf(factor) else processing_time * factor,
             fails=bool(scenario and scenario.fails),
             stuck_time_scale=processing_time or 1.0,
         )
+        delay = self.state.queue_delay(tenant, timeline.started, _MAX_RUNNING_JOBS_PER_KEY)
+        return dataclasses.replace(timeline, queue_delay=delay)
 
     async def _transcript(
         self, file: FileRecord, options: dict[str, Any], scenario: Scenario | None

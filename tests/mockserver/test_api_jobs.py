@@ -314,3 +314,17 @@ def test_malformed_job_ids_are_400(vox: Harness, job_id: str) -> None:
         vox.client.delete(f"/v1/jobs/{job_id}", headers=auth()),
     ):
         assert_problem(response, 400, "invalid_request")
+
+
+def test_a_key_runs_at_most_the_contracts_limit_of_jobs_at_once(vox: Harness) -> None:
+    limit = load_spec()["x-voxscriber-limits"]["max_running_jobs_per_key"]
+    file_id = vox.file_id()
+    job_ids = [vox.job_id(file_id) for _ in range(limit + 1)]
+
+    vox.advance(0.5)  # half-way through the first jobs' processing time (1 s)
+    running = [vox.status(job_id).json()["status"] for job_id in job_ids]
+    vox.advance(0.6)  # the first jobs have ended, the last one took a freed slot
+    later = [vox.status(job_id).json()["status"] for job_id in job_ids]
+
+    assert running == ["processing"] * limit + ["queued"]
+    assert later == ["completed"] * limit + ["processing"]
