@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Every group of the suite, in the order they run (rate-limit last: its burst spends the quota).
-GROUPS = ("contract", "auth", "lifecycle", "data", "webhooks", "http", "rate-limit")
+GROUPS = ("contract", "auth", "lifecycle", "data", "webhooks", "http", "errors", "rate-limit")
 
 #: The variable a reproduction reads the API key from.
 API_KEY_VARIABLE = "VOXSCRIBER_API_KEY"

@@ -1,7 +1,7 @@
 """The check groups: one module each, registering its checks with :func:`conformance.checks.check` on import.
 
-``contract`` (Schemathesis over the whole document), ``auth``, ``lifecycle``, ``data``, ``webhooks``, ``http``
-and ``rate-limit``; :data:`conformance.checks.GROUPS` is their run order.
+``contract`` (Schemathesis over the whole document), ``auth``, ``lifecycle``, ``data``, ``webhooks``, ``http``,
+``errors`` and ``rate-limit``; :data:`conformance.checks.GROUPS` is their run order.
 """
 
 from __future__ import annotations

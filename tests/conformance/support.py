@@ -30,7 +30,7 @@ SETTINGS: dict[str, Any] = {
     "webhook_timeout": 2.0,
     "api_keys": (KEY_A, KEY_B),
 }
-GROUPS_BUT_CONTRACT = ("auth", "lifecycle", "data", "webhooks", "http", "rate-limit")
+GROUPS_BUT_CONTRACT = ("auth", "lifecycle", "data", "webhooks", "http", "errors", "rate-limit")
 
 
 @dataclass

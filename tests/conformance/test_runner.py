@@ -139,8 +139,8 @@ def test_fixtures_are_shared_and_their_failure_skips_later_users(ctx: Conformanc
 
 
 def test_group_selection() -> None:
-    assert select_groups() == ["contract", "auth", "lifecycle", "data", "webhooks", "http", "rate-limit"]
+    assert select_groups() == ["contract", "auth", "lifecycle", "data", "webhooks", "http", "errors", "rate-limit"]
     assert select_groups(["rate-limit", "auth"]) == ["auth", "rate-limit"]
-    assert select_groups(skip=["contract", "webhooks"]) == ["auth", "lifecycle", "data", "http", "rate-limit"]
+    assert select_groups(skip=["contract", "webhooks"]) == ["auth", "lifecycle", "data", "http", "errors", "rate-limit"]
     with pytest.raises(ValueError, match="unknown group"):
         select_groups(["nope"])

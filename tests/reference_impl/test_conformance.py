@@ -35,5 +35,5 @@ def test_the_reference_server_conforms(outcome: Outcome) -> None:
 
 def test_every_group_ran_against_it(outcome: Outcome) -> None:
     groups = {check_id.split("/", 1)[0] for check_id in outcome.checks()}
-    assert groups == {"contract", "auth", "lifecycle", "data", "webhooks", "http", "rate-limit"}
+    assert groups == {"contract", "auth", "lifecycle", "data", "webhooks", "http", "errors", "rate-limit"}
     assert {"contract/examples", "contract/coverage", "contract/fuzzing", "contract/stateful"} <= set(outcome.checks())
