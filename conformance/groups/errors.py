@@ -45,6 +45,8 @@ _REFUSED_URLS = (
     "http://169.254.169.254/conformance.wav",
 )
 _LOW_SAMPLE_RATE = 2000
+#: What a created answer's id is called, and where the created thing is deleted.
+_CREATED = {201: ("file_id", "/v1/files/"), 202: ("job_id", "/v1/jobs/")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,10 @@ def _limit(ctx: ConformanceContext, name: str) -> int:
 
 def _keep_tidy(ctx: ConformanceContext, response: httpx.Response) -> None:
     """A request that should have been refused but created a file or a job: have it deleted after the group."""
-    body = problem_body(response) if response.status_code in (201, 202) else {}
-    if response.status_code == 201 and body.get("file_id"):
-        cleanup(ctx, GROUP, ctx.client, f"/v1/files/{body['file_id']}")
-    elif response.status_code == 202 and body.get("job_id"):
-        cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{body['job_id']}")
+    field, collection = _CREATED.get(response.status_code, ("", ""))
+    identifier = problem_body(response).get(field) if field else None
+    if identifier:
+        cleanup(ctx, GROUP, ctx.client, f"{collection}{identifier}")
 
 
 def _file_id(ctx: ConformanceContext) -> str:

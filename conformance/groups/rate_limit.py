@@ -16,17 +16,24 @@ import httpx
 from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
 from conformance.client import retry_after_seconds
 from conformance.context import ConformanceContext
-from conformance.problems import expect_problem
+from conformance.problems import expect_problem, problem_body
 from conformance.quota import Quota, QuotaError, read_quota
+from conformance.samples import sample_request
 from conformance.scope import current_scope
-from conformance.workflow import expect_status
+from conformance.workflow import cleanup, expect_status
 from voxcontract.spec import iter_operations
 
 GROUP = "rate-limit"
-#: Requests kept back for the checks after the burst (and the burst's own 429).
-RESERVE = 4
+#: What every 429 past the quota carries besides its problem.
+_LIMITED_HEADERS = ("Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-Id")
+#: Requests kept back for the checks after the burst (the burst's own 429, one call of each secured operation while
+#: the quota is spent, recovery).
+RESERVE = 16
 _GRACE = 0.25
 _SHOWN = 3
+#: What a created answer's id is called, and where the created thing is deleted.
+_CREATED = {201: ("file_id", "/v1/files/"), 202: ("job_id", "/v1/jobs/")}
+_RATE_LIMIT_SETTING = "the reference server: --rate-limit or VOXCONTRACT_RATE_LIMIT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +178,71 @@ def _burst_until_429(client: httpx.Client, quota: Quota, limit: int) -> httpx.Re
     raise CheckFailed(f"{sent} requests sent for a quota of q={quota.q} per w={quota.w} s, and no 429")
 
 
-@check(GROUP, "recovery", description="After waiting Retry-After, the API serves the key again.")
-def recovery(ctx: ConformanceContext) -> None:
+def _reached_429(ctx: ConformanceContext) -> RateLimited:
     def unreached() -> RateLimited:
         raise CheckSkipped("rate-limit/burst reached no 429")
 
-    state = ctx.fixture("rate-limit.429", unreached)
+    return ctx.fixture("rate-limit.429", unreached)
+
+
+@check(
+    GROUP,
+    "spent-quota",
+    description="While the quota is spent, every secured operation: 429 rate_limited with its four headers.",
+)
+def spent_quota(ctx: ConformanceContext) -> None:
+    state = _reached_429(ctx)
+    document = ctx.document
+    samples = [sample_request(document, op) for op in iter_operations(document) if op.security(document)]
+    if ctx.budget.remaining < len(samples) + 1:
+        raise CheckUnverified(
+            f"calling the {len(samples)} secured operations takes more requests than the budget has left",
+            remedy=f"run with --request-budget {ctx.budget.limit + len(samples) + 1}",
+        )
+    client = _raw_client(ctx)
+    media = (ctx.audio_filename, ctx.audio, ctx.audio_content_type)
+    failures: list[CheckFailed] = []
+    for sample in samples:
+        response = client.send(sample.build(client, authorization=f"Bearer {ctx.api_key}", media=media))
+        if response.status_code != 429:
+            _keep_tidy(ctx, response)
+            _unless_window_ended(state, sample.label)
+        try:
+            _expect_limited(response, f"{sample.label} once the quota is spent")
+        except CheckFailed as failure:
+            failures.append(failure)
+    if failures:
+        summary = "; ".join(failure.message for failure in failures)
+        raise CheckFailed(f"{len(failures)} operation(s) wrong: {summary}", exchange=failures[0].exchange)
+
+
+def _unless_window_ended(state: RateLimited, label: str) -> None:
+    """Unverified when the quota may have come back: the 429's Retry-After has passed."""
+    if state.retry_after is not None and time.monotonic() >= state.at + state.retry_after:
+        raise CheckUnverified(
+            f"the quota came back (Retry-After {state.retry_after} s passed) before {label} was called",
+            remedy=f"a longer rate-limit window on the server ({_RATE_LIMIT_SETTING})",
+        )
+
+
+def _keep_tidy(ctx: ConformanceContext, response: httpx.Response) -> None:
+    """A file or job created despite the spent quota is deleted when the group ends."""
+    field, collection = _CREATED.get(response.status_code, ("", ""))
+    identifier = problem_body(response).get(field) if field else None
+    if identifier:
+        cleanup(ctx, GROUP, ctx.client, f"{collection}{identifier}")
+
+
+def _expect_limited(response: httpx.Response, what: str) -> None:
+    expect_problem(response, 429, "rate_limited", what=what)
+    missing = [name for name in _LIMITED_HEADERS if name.lower() not in response.headers]
+    if missing:
+        raise CheckFailed(f"{what}: the 429 lacks {', '.join(missing)}", exchange=Exchange.from_httpx(response))
+
+
+@check(GROUP, "recovery", description="After waiting Retry-After, the API serves the key again.")
+def recovery(ctx: ConformanceContext) -> None:
+    state = _reached_429(ctx)
     if state.retry_after is None:
         raise CheckSkipped("the 429 carried no usable Retry-After to wait for")
     if state.retry_after > ctx.max_wait:
