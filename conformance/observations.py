@@ -10,7 +10,8 @@ cannot judge monotonicity; :func:`history_problems` judges a job across all of t
 - ``progress`` stays within [0, 1] and never decreases;
 - ``file_id``, ``created_at``, ``options`` and ``metadata`` never change; ``completed_at`` never changes once set;
   the transcript and the error never change once the job has ended (between status answers);
-- ``updated_at`` never goes back; neither it nor ``completed_at`` is before ``created_at``.
+- ``updated_at`` never goes back; neither it nor ``completed_at`` is before ``created_at``;
+- a status answer of a job that is not finished carries ``Retry-After`` (the contract's polling hint).
 
 Answers that may legitimately show an old state are not observations of the job's present: an idempotent replay
 of ``POST /v1/transcribe`` (the contract answers it from the earlier request) and answers to a ``Prefer`` request
@@ -190,11 +191,18 @@ def _violations(first: JobObservation, current: JobObservation, messages: list[s
 
 
 def _snapshot_problems(observation: JobObservation) -> list[str]:
-    """What one observation breaks on its own: progress bounds, timestamps before the job's creation."""
+    """What one observation breaks on its own: progress bounds, timestamps before the job's creation, a status
+    answer of an unfinished job without its polling hint."""
     problems: list[str] = []
     progress = observation.progress
     if progress is not None and not 0 <= progress <= 1:
         problems.append(f"progress {progress} is outside [0, 1]")
+    if (
+        observation.from_status
+        and observation.status not in TERMINAL
+        and observation.exchange.header("retry-after") is None
+    ):
+        problems.append(f"the status answer of a {observation.status} job carries no Retry-After")
     created = _timestamp(observation.job.get("created_at"))
     for name in ("updated_at", "completed_at"):
         moment = _timestamp(observation.job.get(name))

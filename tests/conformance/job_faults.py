@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Scope
 
 from tests.conformance.faults import Answer, AnswerRewriter
 
-__all__ = ["FallingProgress", "RestampedCompletedAt", "StaleJobList"]
+__all__ = ["FallingProgress", "RestampedCompletedAt", "StaleJobList", "StatusWithoutRetryAfter"]
 
 
 def _status_answer(scope: Scope, status: int) -> bool:
@@ -72,3 +72,12 @@ _RESULT = ("completed_at", "transcript", "language", "language_probability", "du
 def _as_created(job: dict[str, object]) -> dict[str, object]:
     kept = {name: value for name, value in job.items() if name not in _RESULT}
     return {**kept, "status": "queued", "progress": 0, "updated_at": job["created_at"]}
+
+
+class StatusWithoutRetryAfter(AnswerRewriter):
+    """Status answers lose their polling hint: a client cannot tell when to ask again."""
+
+    def rewrite(self, scope: Scope, status: int, headers: MutableHeaders, body: bytes) -> Answer:
+        if _status_answer(scope, status):
+            del headers["retry-after"]
+        return status, headers, body

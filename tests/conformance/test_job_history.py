@@ -26,6 +26,7 @@ BROKEN: dict[str, tuple[Callable[[ASGIApp], ASGIApp], str]] = {
     "progress-falls": (job_faults.FallingProgress, "the progress went down from 0.9 to 0.8"),
     "completed-at-restamped": (job_faults.RestampedCompletedAt, "completed_at changed from"),
     "list-staler-than-status": (job_faults.StaleJobList, "the status went from completed to queued"),
+    "no-polling-hint": (job_faults.StatusWithoutRetryAfter, "the status answer of a queued job carries no Retry-After"),
 }
 
 
@@ -69,11 +70,11 @@ def _job(status: str, progress: float, **fields: Any) -> dict[str, Any]:
 
 def _exchange(method: str, path: str, status: int, body: object, **headers: str) -> Exchange:
     url = f"http://deployment{path}"
-    return Exchange(method, url, headers, None, status, {}, json.dumps(body).encode())
+    return Exchange(method, url, headers, None, status, {"Retry-After": "1"}, json.dumps(body).encode())
 
 
 def _observed(*jobs: dict[str, Any]) -> list[JobObservation]:
-    exchange = _exchange("GET", "/v1/status/job_1", 200, {})
+    exchange = Exchange("GET", "http://deployment/v1/status/job_1", {}, None, 200, {"Retry-After": "1"}, b"{}")
     return [JobObservation("job_1", float(at), job, exchange) for at, job in enumerate(jobs)]
 
 
@@ -143,3 +144,20 @@ def test_long_media_repeats_a_wav_to_at_least_the_asked_duration() -> None:
     with wave.open(io.BytesIO(media)) as lengthened:
         assert 60 <= lengthened.getnframes() / lengthened.getframerate() < 65
     assert long_media(b"ID3 not a wav") is None
+
+
+def test_a_status_answer_of_an_unfinished_job_carries_its_polling_hint() -> None:
+    hinted = Exchange("GET", "http://deployment/v1/status/job_1", {}, None, 200, {"Retry-After": "2"}, b"{}")
+    bare = Exchange("GET", "http://deployment/v1/status/job_1", {}, None, 200, {}, b"{}")
+    listed = Exchange("GET", "http://deployment/v1/jobs", {}, None, 200, {}, b"{}")
+    processing, completed = _job("processing", 0.5), _job("completed", 1.0, completed_at=_CREATED)
+
+    def problems(exchange: Exchange, job: dict[str, Any]) -> list[str]:
+        return [item.message for item in history_problems([JobObservation("job_1", 0.0, job, exchange)])]
+
+    assert problems(hinted, processing) == []
+    assert problems(bare, completed) == []
+    assert problems(listed, processing) == []
+    assert [message.split(" (")[0] for message in problems(bare, processing)] == [
+        "the status answer of a processing job carries no Retry-After"
+    ]
