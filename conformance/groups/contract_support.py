@@ -61,7 +61,16 @@ from conformance.scope import CheckScope, current_scope
 from voxcontract.spec import deref, iter_operations
 from voxcontract.transcription import metadata_key_fits
 
-__all__ = ["Finding", "PhaseReport", "Redactor", "RequestMeter", "file_media_types", "run_phase"]
+__all__ = [
+    "Finding",
+    "PhaseReport",
+    "Redactor",
+    "RequestMeter",
+    "documented_refusal",
+    "file_media_types",
+    "keeps_unwritten_bounds",
+    "run_phase",
+]
 
 #: Steps of one stateful scenario: enough for upload → transcribe → status → transcript → delete, and detours.
 MAX_STATEFUL_STEPS = 10
@@ -261,10 +270,15 @@ def keep_unwritten_bounds(schema: BaseSchema) -> None:
     empty or long key would be refused, rightly, and reported as wrongly refused."""
 
     def filter_body(context: Any, body: Any) -> bool:
-        metadata = body.get("metadata") if isinstance(body, dict) else None
-        return not isinstance(metadata, dict) or all(metadata_key_fits(str(key)) for key in metadata)
+        return keeps_unwritten_bounds(body)
 
     schema.hooks.register_hook_with_name(filter_body, "filter_body")
+
+
+def keeps_unwritten_bounds(body: Any) -> bool:
+    """Whether a generated body keeps the bounds the contract states outside its schemas (metadata key lengths)."""
+    metadata = body.get("metadata") if isinstance(body, dict) else None
+    return not isinstance(metadata, dict) or all(metadata_key_fits(str(key)) for key in metadata)
 
 
 def run_phase(ctx: ConformanceContext, phase: str) -> PhaseReport:
