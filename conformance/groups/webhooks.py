@@ -28,6 +28,10 @@ _EVENT_TYPES = {"completed": "transcription.completed", "failed": "transcription
 _WEBHOOK_ID = re.compile(r"evt_[A-Za-z0-9]{8,64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*")
+_METADATA = {"suite": "conformance", "check": "webhooks"}
+#: After the acknowledged attempt, how long to watch for another (this many times the first retry's delay).
+_QUIET_FACTOR = 3.0
+_MIN_QUIET = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ def _hooked_job(ctx: ConformanceContext) -> HookedJob:
     def create() -> HookedJob:
         receiver = _receiver(ctx)
         file_id = uploaded_file_id(ctx, GROUP)
-        response = start_job(ctx, file_id, webhook_url=receiver.public_url, metadata={"suite": "conformance"})
+        response = start_job(ctx, file_id, webhook_url=receiver.public_url, metadata=_METADATA)
         refused_webhook_url(response, receiver.public_url)
         body = expect_status(response, 202, what="starting a job with a webhook_url")
         cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{body['job_id']}")
@@ -197,3 +201,38 @@ def retry_same_id(ctx: ConformanceContext) -> None:
             f"the retry after the 500 carries webhook-id {retry.webhook_id!r}, the first attempt {first.webhook_id!r}",
             exchange=job.started,
         )
+
+
+@check(GROUP, "metadata", description="The event carries the metadata the job was started with.")
+def metadata(ctx: ConformanceContext) -> None:
+    job, deliveries = _first_delivery(ctx)
+    for item in deliveries:
+        data = (_payload(item) or {}).get("data") or {}
+        if data.get("metadata") != _METADATA:
+            raise CheckFailed(
+                f"delivery attempt {item.attempt} carries metadata {data.get('metadata')!r}, the job was started "
+                f"with {_METADATA!r}",
+                exchange=job.started,
+            )
+
+
+@check(GROUP, "acknowledged", description="After the receiver's 2xx, no further attempt of the event arrives.")
+def acknowledged(ctx: ConformanceContext) -> None:
+    job, deliveries = _wait(ctx, 2)
+    if len(deliveries) < 2:
+        raise CheckSkipped("the event was not retried after the receiver's 500 (see webhooks/retry-same-id)")
+    first, acked = deliveries[0], deliveries[1]
+    quiet = min(max(_MIN_QUIET, _QUIET_FACTOR * (acked.received_at - first.received_at)), ctx.webhook_deadline)
+    receiver = _receiver(ctx)
+    later = receiver.wait_for(lambda seen: len(_job_deliveries(seen, job.job_id)) > 2, quiet - _since(acked))
+    extra = _job_deliveries(later, job.job_id)[2:]
+    if extra:
+        raise CheckFailed(
+            f"the receiver answered {acked.answered} to attempt {acked.attempt} of event {acked.webhook_id}, "
+            f"yet attempt {extra[0].attempt} arrived {extra[0].received_at - acked.received_at:.1f} s later",
+            exchange=job.started,
+        )
+
+
+def _since(item: Delivery) -> float:
+    return max(0.0, time.time() - item.received_at)
