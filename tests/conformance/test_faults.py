@@ -36,7 +36,7 @@ FAULTS = {
     "no-retry-after-on-429": Fault(
         faults.StripRetryAfter,
         ("--only", "rate-limit"),
-        frozenset({"rate-limit/burst"}),
+        frozenset({"rate-limit/burst", "rate-limit/spent-quota"}),
         "no Retry-After",
         {"rate_limit": "30/minute"},
     ),
