@@ -149,12 +149,13 @@ def payload_too_large(ctx: ConformanceContext) -> None:
         "Content-Length": str(declared),
     }
     url = ctx.client.build_request("POST", "/v1/upload").url
-    response = send_head_only(
-        url, "POST", headers, budget=ctx.budget, observer=ctx.observe, timeout=ctx.request_timeout
-    )
     try:
+        response = send_head_only(
+            url, "POST", headers, budget=ctx.budget, observer=ctx.observe, timeout=ctx.request_timeout
+        )
         expect_problem(response, 413, "payload_too_large", what=f"POST /v1/upload declaring {declared} bytes")
     except CheckFailed as failure:
+        # The exchange shows the head that was sent; the reproduction sends the whole body, as curl must.
         failure.reproduction = (
             f"head -c {declared} /dev/zero | curl -sS -i -X POST -H 'Content-Type: multipart/form-data; "
             f'boundary=conformance\' -H "Authorization: Bearer $VOXSCRIBER_API_KEY" --data-binary @- {url}'
