@@ -11,7 +11,8 @@ cannot judge monotonicity; :func:`history_problems` judges a job across all of t
 - ``file_id``, ``created_at``, ``options`` and ``metadata`` never change; ``completed_at`` never changes once set;
   the transcript and the error never change once the job has ended (between status answers);
 - ``updated_at`` never goes back; neither it nor ``completed_at`` is before ``created_at``;
-- a status answer of a job that is not finished carries ``Retry-After`` (the contract's polling hint).
+- a status answer of a job that is not finished carries ``Retry-After`` (the contract's polling hint); one of a
+  completed job its transcript, one of a failed job an error with a code and a message.
 
 Answers that may legitimately show an old state are not observations of the job's present: an idempotent replay
 of ``POST /v1/transcribe`` (the contract answers it from the earlier request) and answers to a ``Prefer`` request
@@ -203,12 +204,24 @@ def _snapshot_problems(observation: JobObservation) -> list[str]:
         and observation.exchange.header("retry-after") is None
     ):
         problems.append(f"the status answer of a {observation.status} job carries no Retry-After")
+    if observation.from_status:
+        problems += _result_presence_problems(observation.status, observation.job)
     created = _timestamp(observation.job.get("created_at"))
     for name in ("updated_at", "completed_at"):
         moment = _timestamp(observation.job.get(name))
         if created is not None and moment is not None and moment < created:
             problems.append(f"{name} {observation.job[name]} is before created_at {observation.job['created_at']}")
     return problems
+
+
+def _result_presence_problems(status: str, job: Mapping[str, Any]) -> list[str]:
+    """A completed job carries its transcript, a failed one an error with a code and a message."""
+    if status == "completed" and "transcript" not in job:
+        return ["the completed job carries no transcript"]
+    error = job.get("error")
+    if status == "failed" and not (isinstance(error, Mapping) and error.get("code") and error.get("message")):
+        return [f"the failed job carries no error with a code and a message: {_shown(error)}"]
+    return []
 
 
 def _step_problems(previous: JobObservation, current: JobObservation) -> list[str]:

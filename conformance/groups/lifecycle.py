@@ -7,6 +7,7 @@ each check owns one property of them, so a failure names exactly what is wrong.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,10 @@ from conformance.watch import WATCH_SECONDS, long_media, watch_job
 from conformance.workflow import PollResult, cleanup, expect_status, json_body, poll_job, start_job, upload
 
 GROUP = "lifecycle"
+#: What the Job schema promises once a job is completed.
+_COMPLETED_FIELDS = ("transcript", "language", "language_probability", "duration_seconds", "segments")
+#: ``attachment; filename="name.ext"`` (or ``inline``), as the contract's example shows; RFC 6266 token or quoted.
+_DISPOSITION = re.compile(r'(?i)(attachment|inline)\s*;\s*filename\s*=\s*("[^"\\]+"|[!#$&+.^_`|~0-9A-Za-z-]+)\s*')
 _MEDIA_TYPES = {"json": "application/json", "text": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}
 
 
@@ -138,14 +143,15 @@ def completed_job(ctx: ConformanceContext) -> None:
         raise CheckFailed(
             f"the job on {ctx.audio_filename} ended {final.get('status')}: {final.get('error')}", exchange=exchange
         )
-    missing = [name for name in ("transcript", "language", "duration_seconds", "segments") if name not in final]
+    missing = [name for name in _COMPLETED_FIELDS if name not in final]
     if missing:
         raise CheckFailed(f"the completed job lacks {', '.join(missing)}", exchange=exchange)
 
 
-def _raise_problems(problems: list[str], ctx: ConformanceContext) -> None:
+def _raise_problems(problems: list[str], ctx: ConformanceContext, answer: httpx.Response | None = None) -> None:
+    """Fail with the first problems, shown with ``answer`` (the shared job's terminal answer by default)."""
     if problems:
-        exchange = Exchange.from_httpx(_polled(ctx).terminal_answer)
+        exchange = Exchange.from_httpx(answer or _polled(ctx).terminal_answer)
         raise CheckFailed(
             "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""),
             exchange=exchange,
@@ -216,6 +222,13 @@ def _download(ctx: ConformanceContext, fmt: str) -> tuple[httpx.Response, str]:
             f"format={fmt} is served as {media_type or 'untyped'}, not {_MEDIA_TYPES[fmt]}", exchange=exchange
         )
     _valid(ctx, response, f"the {fmt} download")
+    disposition = response.headers.get("content-disposition")
+    if disposition is not None and not _DISPOSITION.fullmatch(disposition):
+        raise CheckFailed(
+            f"the {fmt} download's Content-Disposition {disposition[:100]!r} names no file "
+            '(attachment; filename="...")',
+            exchange=Exchange.from_httpx(response),
+        )
     return response, str(job.get("transcript") or "")
 
 
@@ -288,37 +301,47 @@ def not_completed_409(ctx: ConformanceContext) -> None:
     expect_problem(response, 409, "job_not_completed", what="a transcript of a job that has not completed")
 
 
-@check(
-    GROUP,
-    "undecodable-media",
-    description="Random bytes named x.wav: 400 unsupported_media, or a failed job whose transcript stays 409.",
-)
+@check(GROUP, "undecodable-media", description="Random bytes named x.wav are refused at upload: 400 unsupported_media.")
 def undecodable_media(ctx: ConformanceContext) -> None:
+    # The contract probes media on upload: undecodable media never becomes a file, let alone a job.
     noise = b"".join(hashlib.sha256(f"{ctx.seed}:noise:{n}".encode()).digest() for n in range(128))
     response = upload(ctx, content=noise, filename="x.wav", content_type="audio/wav")
-    if response.status_code != 201:
-        expect_problem(response, 400, "unsupported_media", what="uploading random bytes as x.wav")
-        return
-    file_id = str(json_body(response, what="the upload of random bytes")["file_id"])
-    cleanup(ctx, GROUP, ctx.client, f"/v1/files/{file_id}")
-    started = start_job(ctx, file_id)
-    if started.status_code != 202:
-        expect_problem(started, 400, "unsupported_media", what="transcribing random bytes")
-        return
-    job_id = str(json_body(started, what="the job on random bytes")["job_id"])
-    cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{job_id}")
-    _expect_failed(poll_job(ctx, job_id))
-    transcript = ctx.client.get(f"/v1/transcripts/{job_id}")
-    expect_problem(transcript, 409, "job_not_completed", what="the transcript of a failed job")
+    if response.status_code == 201:
+        cleanup(
+            ctx, GROUP, ctx.client, f"/v1/files/{json_body(response, what='the upload of random bytes')['file_id']}"
+        )
+    expect_problem(response, 400, "unsupported_media", what="uploading random bytes as x.wav")
 
 
-def _expect_failed(polled: PollResult) -> None:
-    final, exchange = polled.final, Exchange.from_httpx(polled.answers[-1])
-    if final.get("status") != "failed":
-        raise CheckFailed("random bytes were accepted and the job on them completed", exchange=exchange)
-    error = final.get("error")
-    if not isinstance(error, dict) or not error.get("code") or not error.get("message"):
-        raise CheckFailed(f"the failed job carries no error code and message: {error!r}", exchange=exchange)
+@check(
+    GROUP,
+    "timestamp-granularity",
+    description="timestamps=none completes with text and no segments; timestamps=segment with segments, no words.",
+)
+def timestamp_granularity(ctx: ConformanceContext) -> None:
+    file_id = str(_uploaded(ctx)["file_id"])
+    started = {granularity: start_job(ctx, file_id, timestamps=granularity) for granularity in ("none", "segment")}
+    jobs: dict[str, str] = {}
+    for granularity, response in started.items():
+        body = expect_status(response, 202, what=f"starting a job with timestamps={granularity}")
+        jobs[granularity] = str(body["job_id"])
+        cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{jobs[granularity]}")
+    for granularity, job_id in jobs.items():
+        polled = poll_job(ctx, job_id)
+        _raise_problems(_granularity_problems(granularity, polled.terminal), ctx, polled.terminal_answer)
+
+
+def _granularity_problems(granularity: str, job: dict[str, Any]) -> list[str]:
+    if job.get("status") != "completed":
+        return [f"the job with timestamps={granularity} ended {job.get('status')}: {job.get('error')}"]
+    segments = job.get("segments") or []
+    if granularity == "none":
+        problems = [] if not segments else [f"timestamps=none (text only) gave {len(segments)} timed segment(s)"]
+        return problems + ([] if job.get("transcript") else ["timestamps=none gave no transcript text"])
+    if not segments:
+        return ["timestamps=segment gave no segments"]
+    worded = [index for index, segment in enumerate(segments) if isinstance(segment, dict) and "words" in segment]
+    return [f"timestamps=segment gave words in segment(s) {worded[:5]}"] if worded else []
 
 
 def _watched(ctx: ConformanceContext) -> str:

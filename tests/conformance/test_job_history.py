@@ -63,9 +63,16 @@ def test_a_job_that_ends_at_once_leaves_job_history_unverified(tmp_path: Path) -
 _CREATED = "2026-01-01T00:00:00Z"
 
 
+_RESULTS: dict[str, dict[str, Any]] = {
+    "completed": {"transcript": "hello"},
+    "failed": {"error": {"code": "unsupported_media", "message": "cannot decode"}},
+}
+
+
 def _job(status: str, progress: float, **fields: Any) -> dict[str, Any]:
+    """A job as a status answer shows it (an ended one with its result)."""
     return {"job_id": "job_1", "status": status, "progress": progress, "file_id": "file_1", "created_at": _CREATED,
-            "updated_at": _CREATED, "options": {}, "metadata": {}, **fields}  # fmt: skip
+            "updated_at": _CREATED, "options": {}, "metadata": {}, **_RESULTS.get(status, {}), **fields}  # fmt: skip
 
 
 def _exchange(method: str, path: str, status: int, body: object, **headers: str) -> Exchange:
@@ -119,7 +126,10 @@ def test_each_rule_across_two_observations(later: dict[str, Any], says: str) -> 
 
 def test_a_terminal_status_stays_and_so_do_its_result_and_completed_at() -> None:
     done = _job("completed", 1, completed_at="2026-01-01T00:00:09Z", transcript="hello")
-    assert "the status went from completed to failed" in _messages(done, {**done, "status": "failed"})[0]
+    assert (
+        "the status went from completed to failed"
+        in _messages(done, {**done, **_RESULTS["failed"], "status": "failed"})[0]
+    )
     expected = "the transcript changed after the job completed (GET /v1/status/job_1 -> 200 at +1.00 s)"
     assert _messages(done, {**done, "transcript": "hullo"}) == [expected]
     assert "completed_at changed from 2026-01-01T00:00:09Z to nothing" in _messages(done, _job("completed", 1))[0]
@@ -160,4 +170,18 @@ def test_a_status_answer_of_an_unfinished_job_carries_its_polling_hint() -> None
     assert problems(listed, processing) == []
     assert [message.split(" (")[0] for message in problems(bare, processing)] == [
         "the status answer of a processing job carries no Retry-After"
+    ]
+
+
+def test_a_status_answer_shows_the_result_of_an_ended_job() -> None:
+    failed, completed = _job("failed", 1.0, completed_at=_CREATED), _job("completed", 1.0, completed_at=_CREATED)
+    assert _messages(failed) == []
+    assert _messages(completed) == []
+    failed_without_error = {name: value for name, value in failed.items() if name != "error"}
+    completed_without_transcript = {name: value for name, value in completed.items() if name != "transcript"}
+    assert [message.split(" (")[0] for message in _messages(failed_without_error)] == [
+        "the failed job carries no error with a code and a message: None"
+    ]
+    assert [message.split(" (")[0] for message in _messages(completed_without_transcript)] == [
+        "the completed job carries no transcript"
     ]
