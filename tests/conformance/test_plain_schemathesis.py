@@ -12,11 +12,13 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from mockserver.app import create_app as create_mock_app
@@ -35,6 +37,8 @@ MIN_LINKS = 14
 #: The reference server's setting for a test deployment (conformance/README.md, "Plain Schemathesis"): one run sends
 #: about 550 requests in seconds, and the default 120 a minute would make it wait out 429s for minutes.
 REFERENCE_RATE_LIMIT = "6000/minute"
+#: Seconds the reference server may take to finish the jobs a run started (hello.wav, about 0.5 s each on 2 cores).
+DRAIN_SECONDS = 180.0
 _LINKS = re.compile(r"API Links:\s+(\d+) covered / (\d+) selected / (\d+) total")
 
 
@@ -105,6 +109,30 @@ def server_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         data_dir = tmp_path_factory.mktemp("reference")
         with serve_reference(data_dir, api_keys=(KEY,), rate_limit=REFERENCE_RATE_LIMIT) as reference:
             yield reference.url
+            wait_until_idle(reference.url)
+
+
+def wait_until_idle(url: str) -> None:
+    """Wait until none of the key's jobs is queued or processing.
+
+    The reference server stops without waiting for a transcription in flight (it gives the job back); were the
+    process to exit while CTranslate2 still computes on the worker thread, it would abort ("terminate called
+    without an active exception"), so the fixture lets the jobs the run started finish first.
+    """
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
+        while _unfinished_jobs(client):
+            assert time.monotonic() < deadline, f"jobs still unfinished after {DRAIN_SECONDS} s"
+            time.sleep(0.2)
+
+
+def _unfinished_jobs(client: httpx.Client) -> int:
+    unfinished = 0
+    for status in ("queued", "processing"):
+        response = client.get("/v1/jobs", params={"status": status, "limit": 100})
+        response.raise_for_status()
+        unfinished += len(response.json()["data"])
+    return unfinished
 
 
 def test_plain_st_run_finds_nothing_and_reaches_the_links(server_url: str, tmp_path: Path) -> None:
