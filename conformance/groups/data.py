@@ -20,6 +20,7 @@ from conformance.checks import CheckFailed, CheckUnverified, Exchange, check
 from conformance.context import ConformanceContext
 from conformance.job_lists import list_jobs, order_problem, parameter_default, schema_defaults
 from conformance.problems import expect_problem
+from conformance.quota import QuotaError, read_quota
 from conformance.receiver import Delivery, WebhookReceiver
 from conformance.scope import current_scope
 from conformance.workflow import (
@@ -314,6 +315,7 @@ def _announces(deliveries: list[Delivery], job_id: str) -> bool:
 )
 def running_limit(ctx: ConformanceContext) -> None:
     limit = _contract_limit(ctx, "max_running_jobs_per_key")
+    _wait_for_quota(ctx, limit + 2)
     job_ids = [
         _started_job_id(ctx, start_job(ctx, _file_id(ctx)), f"starting job {n + 1} of {limit + 1} at once")
         for n in range(limit + 1)
@@ -337,6 +339,20 @@ def running_limit(ctx: ConformanceContext) -> None:
 
 
 _WATCH_INTERVAL = 0.2
+
+
+def _wait_for_quota(ctx: ConformanceContext, requests: int) -> None:
+    """Wait for the key's rate-limit window to reset when fewer than ``requests`` are left in it, so that the jobs
+    start at once instead of one per Retry-After (when the window resets within --max-wait)."""
+    try:
+        quota = read_quota(Exchange.from_httpx(ctx.client.get("/v1/jobs", params={"limit": 1})))
+    except QuotaError:
+        return
+    if quota.r < requests and quota.t <= ctx.max_wait:
+        current_scope().sleep(quota.t + _AFTER_RESET)
+
+
+_AFTER_RESET = 0.1
 
 
 @dataclass
