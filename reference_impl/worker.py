@@ -63,6 +63,10 @@ class JobCancelled(Exception):
     """The job was deleted (or taken over) while the engine worked on it: stop working on it."""
 
 
+#: How long stopping waits for job threads to reach their next stop check (a model call on noise takes ~5 s).
+_STOP_GRACE_SECONDS = 30.0
+
+
 class ProcessingTimeout(Exception):
     """The job ran past its deadline: stop working on it and fail it."""
 
@@ -121,7 +125,8 @@ class JobRunner:
         self.pipeline = pipeline
         self.worker_id = worker_id
         self.on_end = on_end
-        self._active: set[str] = set()
+        #: The jobs running in this process, with their stop checks.
+        self._active: dict[str, _Progress] = {}
         self._lock = threading.Lock()
 
     def __call__(self, job_id: str) -> None:
@@ -132,16 +137,19 @@ class JobRunner:
             return  # nothing claimable: taken by another worker, deleted, or its key is at its running limit
         logger.info("job %s: attempt %d on %s", job.job_id, job.attempts, self.worker_id)
         progress = _Progress()
-        with self._tracked(job.job_id), self._heartbeat(job.job_id, progress):
+        with self._tracked(job.job_id, progress), self._heartbeat(job.job_id, progress):
             ended = self._run(job, progress)
         if ended:
             self.on_end.set()  # its webhook, if any, goes out in the next maintenance round: now
 
     def release_all(self) -> int:
-        """Give the jobs in progress back to the queue (a worker shutting down); how many."""
+        """Give the jobs in progress back to the queue (a worker shutting down) and stop working on them at their
+        next stop check; how many."""
         with self._lock:
-            active = sorted(self._active)
-        return sum(self.store.release(job_id, self.worker_id) for job_id in active)
+            active = dict(self._active)
+        for progress in active.values():
+            progress.cancelled = True
+        return sum(self.store.release(job_id, self.worker_id) for job_id in sorted(active))
 
     def time_allowed(self, media_seconds: float) -> float:
         """Seconds an attempt at a job on media of this length may run before it fails with ``processing_timeout``."""
@@ -189,14 +197,14 @@ class JobRunner:
         return ended
 
     @contextlib.contextmanager
-    def _tracked(self, job_id: str) -> Iterator[None]:
+    def _tracked(self, job_id: str, progress: _Progress) -> Iterator[None]:
         with self._lock:
-            self._active.add(job_id)
+            self._active[job_id] = progress
         try:
             yield
         finally:
             with self._lock:
-                self._active.discard(job_id)
+                self._active.pop(job_id, None)
 
     @contextlib.contextmanager
     def _heartbeat(self, job_id: str, progress: _Progress) -> Iterator[None]:
@@ -336,10 +344,15 @@ class WorkerRuntime:
         logger.info("worker %s: %d job thread(s)", self.worker_id, self.workers)
 
     def stop(self) -> None:
-        """Stop taking jobs, give the running ones back (they resume elsewhere or at the next start)."""
+        """Stop taking jobs, give the running ones back (they resume elsewhere or at the next start), and wait for
+        the job threads to leave the engine: a process that exits while CTranslate2 runs on a thread aborts."""
         if self._consumer is not None:
             self._consumer.stop(graceful=False)
         self._give_back()
+        if self._consumer is not None:
+            deadline = time.monotonic() + _STOP_GRACE_SECONDS
+            for _, thread in self._consumer.worker_threads:
+                thread.join(max(deadline - time.monotonic(), 0.0))
 
     def _give_back(self) -> None:
         released = self.runner.release_all()

@@ -214,3 +214,36 @@ def test_a_stopped_worker_gives_its_job_back(tmp_path: Path, long_speech: Path, 
         assert job_row(data_dir, job_id).status == "queued"
         with process(worker, tmp_path / "worker-2.log"):
             assert wait_for_job(client, job_id, timeout=120)["status"] == "completed"
+
+
+def test_a_stopped_server_waits_for_its_job_thread_and_exits_cleanly(
+    tmp_path: Path, long_speech: Path, receiver: WebhookReceiver
+) -> None:
+    """SIGTERM to ``voxcontract serve`` mid-transcription: the job goes back to the queue, the engine's thread
+    stops at its next stop check before the process exits (exiting under CTranslate2's thread aborts it: 134)."""
+    data_dir, port, log = tmp_path / "data", free_port(), tmp_path / "server.log"
+    url, client = f"http://127.0.0.1:{port}", client_for(port)
+    with process(serve_args(data_dir, port, receiver), log) as server:
+        wait_healthy(url, server, log)
+        job_id = start_processing(client, long_speech)
+        wait_progress(client, job_id)
+        server.send_signal(signal.SIGTERM)
+        # uvicorn re-raises the signal once it has shut down: -SIGTERM is a clean exit, SIGABRT (134) is not.
+        assert server.wait(timeout=60) == -signal.SIGTERM, log.read_text()[-3000:]
+    assert f"job {job_id}: stopped" in log.read_text(), log.read_text()[-3000:]
+    assert job_row(data_dir, job_id).status == "queued"
+    with process(serve_args(data_dir, port, receiver), log) as server:
+        wait_healthy(url, server, log)
+        assert wait_for_job(client, job_id, timeout=120)["status"] == "completed"
+
+
+def wait_progress(client: httpx.Client, job_id: str, timeout: float = 60.0) -> None:
+    """Until the engine reports progress: the model is loaded and transcribing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/status/{job_id}").json()
+        assert job["status"] == "processing", f"the job is {job['status']}, not processing"
+        if job["progress"] > 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} reported no progress")
