@@ -11,9 +11,7 @@ from the contract's ``x-voxscriber-limits``, so a deployment documenting other v
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-import wave
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ from conformance.context import ConformanceContext
 from conformance.head_only import send_head_only
 from conformance.problems import expect_problem, problem_body
 from conformance.samples import sample_request
+from conformance.synthetic_media import silent_flac, silent_wav
 from conformance.workflow import cleanup, expect_status, start_job, upload, uploaded_file_id
 from voxcontract.spec import iter_operations
 
@@ -354,18 +353,21 @@ def url_not_allowed(ctx: ConformanceContext) -> None:
 
 @check(GROUP, "low-sample-rate", description="Audio sampled below 4000 Hz: 400 unsupported_media.")
 def low_sample_rate(ctx: ConformanceContext) -> None:
-    media = _silent_wav(_LOW_SAMPLE_RATE)
+    media = silent_wav(_LOW_SAMPLE_RATE)
     response = upload(ctx, content=media, filename="low-rate.wav", content_type="audio/wav")
     _keep_tidy(ctx, response)
     expect_problem(response, 400, "unsupported_media", what=f"a WAV sampled at {_LOW_SAMPLE_RATE} Hz")
 
 
-def _silent_wav(rate: int, seconds: float = 0.5) -> bytes:
-    """Half a second of 16-bit mono silence sampled at ``rate`` Hz, as a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(b"\x00\x00" * int(rate * seconds))
-    return buffer.getvalue()
+@check(GROUP, "media-too-long", description="Media one second past max_media_seconds (silent FLAC): media_too_long.")
+def media_too_long(ctx: ConformanceContext) -> None:
+    seconds = _limit(ctx, "max_media_seconds") + 1
+    media = silent_flac(seconds)
+    if len(media) > _limit(ctx, "max_upload_bytes"):
+        raise CheckUnverified(
+            f"{seconds} s of silent FLAC take {len(media)} bytes, past max_upload_bytes",
+            remedy="a deployment whose max_media_seconds fits its max_upload_bytes as silence",
+        )
+    response = upload(ctx, content=media, filename="too-long.flac", content_type="audio/flac")
+    _keep_tidy(ctx, response)
+    expect_problem(response, 400, "media_too_long", what=f"uploading {seconds} s of silence")

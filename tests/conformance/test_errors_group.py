@@ -109,6 +109,11 @@ FAULTS = {
         "errors/low-sample-rate",
         "a WAV sampled at 2000 Hz: the problem's code is 'invalid_request', expected unsupported_media",
     ),
+    "too-long-media-unsupported": Fault(
+        Misanswer(problem_code("media_too_long", "/v1/upload"), code="unsupported_media"),
+        "errors/media-too-long",
+        "uploading 14401 s of silence: the problem's code is 'unsupported_media', expected media_too_long",
+    ),
     "spent-quota-without-retry-after": Fault(
         Misanswer(
             lambda scope, status, _: status == 429 and request_path(scope) == "/v1/webhooks/secret",
