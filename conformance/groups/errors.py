@@ -254,9 +254,8 @@ def excerpt(ctx: ConformanceContext) -> None:
 
 
 def _marked_as_cut(text: str, length: int) -> bool:
-    """Whether ``text`` marks a quote of a ``length``-character value as cut (its quotes may count, +2)."""
-    counts = {int(count) for count in re.findall(r"\[cut: (\d+) characters\]", text)}
-    return any(length <= count <= length + 2 for count in counts)
+    """Whether ``text`` marks a quote of a ``length``-character value as cut, counting the value's characters."""
+    return f"[cut: {length} characters]" in text
 
 
 # --- 400 invalid_request -----------------------------------------------------------------------------------------

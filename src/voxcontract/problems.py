@@ -66,8 +66,9 @@ EXCERPT_CHARS = 100
 MAX_TEXT_CHARS = 400
 # The longest request path a problem's ``instance`` repeats.
 _MAX_INSTANCE_CHARS = 256
-# A run of characters without a space (an excerpt's own "…" ends a run, so an excerpt is not cut twice).
-_LONG_RUN = re.compile(rf"[^\s…]{{{EXCERPT_CHARS + 1},}}")
+# A run of characters without a space or a quote mark (the quotes a message puts around a value are not part of it,
+# so the mark counts the value's own characters; an excerpt's own "…" ends a run, so an excerpt is not cut twice).
+_LONG_RUN = re.compile(rf"[^\s…'\"]{{{EXCERPT_CHARS + 1},}}")
 
 _MALFORMED = (UnicodeDecodeError, json.JSONDecodeError, MultiPartException, ParseError)
 

@@ -52,9 +52,18 @@ def describe_validation_error(error: ValidationError) -> str:
     if isinstance(error.instance, str | bytes | list | dict):
         shown = repr(error.instance)
         if len(shown) > EXCERPT_CHARS:
-            message = message.replace(shown, excerpt(shown))
+            message = message.replace(shown, _excerpt_repr(error.instance, shown))
     path = ".".join(excerpt(str(item)) for item in error.path)
     return f"{message} - '{path}'" if path else message
+
+
+def _excerpt_repr(value: object, shown: str) -> str:
+    """A long value as its repr quotes it, cut: a string's quotes stay around the excerpt of its characters, so
+    the cut mark counts the value, not its quotes."""
+    if isinstance(value, str | bytes):
+        opening = shown.index(shown[-1])  # after a bytes repr's b
+        return shown[: opening + 1] + excerpt(shown[opening + 1 : -1]) + shown[-1]
+    return excerpt(shown)
 
 
 def parse_json_body(raw: bytes, encoding: str) -> Any:
