@@ -1,13 +1,20 @@
-"""A local webhook receiver: records every delivery, and fails the first attempt of each event on purpose.
+"""A local webhook receiver: records every delivery, and fails or stalls the first attempt of each event on purpose.
 
 Answering ``500`` to the first attempt of each ``webhook-id`` makes the deployment retry, so that the suite
 sees whether the retry carries the same id. Any later attempt of the same id is answered ``200``.
+
+A URL whose last path segment is ``stall-<seconds>`` (:meth:`WebhookReceiver.stalling_url`) answers the first attempt
+of each event ``200`` only after that many seconds instead: the suite's way to see how long the deployment waits for
+an answer (the contract's ``webhook_timeout_seconds``). Later attempts are answered ``200`` at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,11 +29,12 @@ from conformance.scope import current_scope
 from voxcontract.serving import BackgroundServer, free_port
 from voxcontract.tls import ServerCertificate
 
-__all__ = ["DEFAULT_PATH", "Delivery", "WebhookReceiver", "parse_listen"]
+__all__ = ["DEFAULT_PATH", "Delivery", "WebhookReceiver", "parse_listen", "stall_seconds"]
 
 #: The path of the receiver's URL when no public URL is given (any path is accepted).
 DEFAULT_PATH = "/voxscriber-webhooks"
 _POLL = 0.05
+_STALL_SEGMENT = re.compile(r"stall-([0-9]{1,4}(?:\.[0-9]{1,3})?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,9 @@ class Delivery:
     attempt: int
     """1 for the first POST with this ``webhook-id``, 2 for the next, ..."""
     answered: int
+    """The status the receiver answers (a stalled attempt's, although the deployment may have given up by then)."""
+    path: str = DEFAULT_PATH
+    """The path it was POSTed to (a stalling path names how long the first attempt is held)."""
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -67,6 +78,8 @@ class WebhookReceiver:
         self._public_url = public_url
         self._deliveries: list[Delivery] = []
         self._condition = threading.Condition()
+        # Set on stop, so that a stalled answer ends at once and the server's graceful shutdown never waits for it.
+        self._stopping = threading.Event()
         routes = [Route("/{path:path}", self._receive, methods=["POST", "PUT"])]
         self._server = BackgroundServer(Starlette(routes=routes), host=host, port=self.port, certificate=certificate)
         self._started = False
@@ -80,16 +93,33 @@ class WebhookReceiver:
         host = f"[{host}]" if ":" in host else host
         return f"{self._server.scheme}://{host}:{self.port}{DEFAULT_PATH}"
 
+    def stalling_url(self, seconds: float) -> str:
+        """The public URL with a last path segment ``stall-<seconds>``: first attempts answered 200 that late."""
+        parts = urllib.parse.urlsplit(self.public_url)
+        amount = f"{seconds:.3f}".rstrip("0").rstrip(".")
+        path = f"{parts.path.rstrip('/')}/stall-{amount}"
+        return urllib.parse.urlunsplit(parts._replace(path=path))
+
     async def _receive(self, request: Request) -> Response:
         body = await request.body()
         headers = {name.lower(): value for name, value in request.headers.items()}
         webhook_id = headers.get("webhook-id")
+        path = request.url.path
+        stall = stall_seconds(path)
         with self._condition:
             attempt = 1 + sum(1 for item in self._deliveries if item.webhook_id == webhook_id)
-            status = 500 if attempt == 1 else 200
-            self._deliveries.append(Delivery(webhook_id, headers, body, time.time(), attempt, status))
+            status = 500 if attempt == 1 and stall is None else 200
+            self._deliveries.append(Delivery(webhook_id, headers, body, time.time(), attempt, status, path))
             self._condition.notify_all()
+        if attempt == 1 and stall is not None:
+            await self._hold(stall)
         return Response(b"", status_code=status)
+
+    async def _hold(self, seconds: float) -> None:
+        """Sleep ``seconds`` in small steps, ending early when the receiver stops."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(remaining, _POLL))
 
     def deliveries(self) -> list[Delivery]:
         """Every delivery so far, in arrival order."""
@@ -112,12 +142,14 @@ class WebhookReceiver:
     def start(self) -> Self:
         """Start listening (RuntimeError when the address cannot be bound)."""
         if not self._started:
+            self._stopping.clear()
             self._server.start()
             self._started = True
         return self
 
     def stop(self) -> None:
         if self._started:
+            self._stopping.set()
             self._server.stop()
             self._started = False
 
@@ -128,3 +160,9 @@ class WebhookReceiver:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def stall_seconds(path: str) -> float | None:
+    """How long a first attempt to ``path`` is held: its last segment's ``stall-<seconds>``, else None."""
+    match = _STALL_SEGMENT.fullmatch(path.rstrip("/").rpartition("/")[2])
+    return float(match.group(1)) if match else None

@@ -13,6 +13,7 @@ from mockserver.clock import CLOCK_MODES, parse_timestamp
 from mockserver.scenarios import SCENARIOS
 from voxcontract.errors import ConfigError
 from voxcontract.settings import CoreSettings
+from voxcontract.spec import load_spec
 
 __all__ = ["DEFAULT_TEST_KEY", "MockSettings"]
 
@@ -37,8 +38,9 @@ class MockSettings(CoreSettings):
     start_time: str = "2026-01-01T00:00:00Z"
     #: Real seconds before webhook retries 1..n (each jittered by ±20 %); at most len + 1 attempts.
     webhook_retry_schedule: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
-    #: Real seconds a webhook receiver has to answer one attempt.
-    webhook_timeout: float = 5.0
+    #: Real seconds a webhook receiver has to answer one attempt: what the contract promises receivers
+    #: (x-voxscriber-limits.webhook_timeout_seconds), so that a receiver answering in time is never retried.
+    webhook_timeout: float = float(load_spec()["x-voxscriber-limits"]["webhook_timeout_seconds"])
     #: The scenario applied to requests that name none (``None``: normal behaviour).
     default_scenario: str | None = None
 

@@ -3,10 +3,15 @@
 The receiver answers ``500`` to the first attempt of each event on purpose; the retry must carry the same
 ``webhook-id``. Signatures are verified per Standard Webhooks with the key's secret (``GET /v1/webhooks/secret``,
 or ``--webhook-secret``), timestamps within 5 minutes.
+
+Two more jobs, started with the first, announce themselves to stalling paths of the receiver: one answered ``200``
+within the contract's ``webhook_timeout_seconds`` (it must count as acknowledged), one only past it (the deployment
+must give up on that attempt and retry). Their waits overlap the other checks, which is why they start so early.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.checks import CheckFailed, CheckSkipped, Exchange, check
+from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
 from conformance.context import ConformanceContext
 from conformance.receiver import Delivery, WebhookReceiver
 from conformance.refusals import refused_webhook_url
@@ -32,6 +37,12 @@ _METADATA = {"suite": "conformance", "check": "webhooks"}
 #: After the acknowledged attempt, how long to watch for another (this many times the first retry's delay).
 _QUIET_FACTOR = 3.0
 _MIN_QUIET = 1.0
+#: The contract's promise when its x-voxscriber-limits does not state webhook_timeout_seconds.
+_DEFAULT_WEBHOOK_TIMEOUT = 10.0
+#: The slow receiver answers after this share of webhook_timeout_seconds: clearly within it, clearly slow.
+_SLOW_SHARE = 0.6
+#: The late receiver answers this many seconds past webhook_timeout_seconds.
+_PAST_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +80,67 @@ def _secret(ctx: ConformanceContext) -> WebhookSigner:
 
 def _hooked_job(ctx: ConformanceContext) -> HookedJob:
     def create() -> HookedJob:
-        receiver = _receiver(ctx)
-        file_id = uploaded_file_id(ctx, GROUP)
-        response = start_job(ctx, file_id, webhook_url=receiver.public_url, metadata=_METADATA)
-        refused_webhook_url(response, receiver.public_url)
-        body = expect_status(response, 202, what="starting a job with a webhook_url")
-        cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{body['job_id']}")
-        return HookedJob(str(body["job_id"]), Exchange.from_httpx(response))
+        job = _start_hooked_job(ctx, _receiver(ctx).public_url, metadata=_METADATA)
+        _start_stalled_jobs(ctx)
+        return job
 
     return ctx.fixture("webhooks.job", create)
+
+
+def _start_hooked_job(ctx: ConformanceContext, url: str, **options: Any) -> HookedJob:
+    file_id = uploaded_file_id(ctx, GROUP)
+    response = start_job(ctx, file_id, webhook_url=url, **options)
+    refused_webhook_url(response, url)
+    body = expect_status(response, 202, what="starting a job with a webhook_url")
+    cleanup(ctx, GROUP, ctx.client, f"/v1/jobs/{body['job_id']}")
+    return HookedJob(str(body["job_id"]), Exchange.from_httpx(response))
+
+
+@dataclass(frozen=True, slots=True)
+class StalledJob:
+    """A job announced to a stalling path of the receiver: its first attempt is answered ``stall`` seconds late."""
+
+    job: HookedJob
+    stall: float
+
+
+@dataclass(frozen=True, slots=True)
+class StalledJobs:
+    """The job answered slowly but within the contract's limit, and the one answered only past it."""
+
+    slow: StalledJob
+    late: StalledJob
+    limit: float
+
+
+def _webhook_timeout(ctx: ConformanceContext) -> float:
+    limits = ctx.document.get("x-voxscriber-limits") or {}
+    return float(limits.get("webhook_timeout_seconds", _DEFAULT_WEBHOOK_TIMEOUT))
+
+
+def _start_stalled_jobs(ctx: ConformanceContext) -> None:
+    """Start the stalled jobs now; a failure to do so is kept for the checks that need them, which report it."""
+    with contextlib.suppress(CheckFailed, CheckSkipped, CheckUnverified):
+        _stalled_jobs(ctx)
+
+
+def _stalled_jobs(ctx: ConformanceContext) -> StalledJobs:
+    def create() -> StalledJobs | CheckFailed:
+        receiver = _receiver(ctx)
+        limit = _webhook_timeout(ctx)
+        try:
+            started = [
+                StalledJob(_start_hooked_job(ctx, receiver.stalling_url(stall)), stall)
+                for stall in (_SLOW_SHARE * limit, limit + _PAST_TIMEOUT)
+            ]
+        except CheckFailed as failure:
+            return failure  # the stalled checks own it; the first webhook check only started the jobs
+        return StalledJobs(started[0], started[1], limit)
+
+    outcome = ctx.fixture("webhooks.stalled", create)
+    if isinstance(outcome, CheckFailed):
+        raise CheckFailed(outcome.message, exchange=outcome.exchange)
+    return outcome
 
 
 def _payload(delivery: Delivery) -> Any:
@@ -102,10 +165,13 @@ def _job_deliveries(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
 def _wait(ctx: ConformanceContext, count: int) -> tuple[HookedJob, list[Delivery]]:
     """The job and its deliveries once ``count`` have arrived (or the deadline passed)."""
     job = _hooked_job(ctx)
-    receiver = _receiver(ctx)
-    deadline = ctx.job_deadline + ctx.webhook_deadline
-    found = receiver.wait_for(lambda seen: len(_job_deliveries(seen, job.job_id)) >= count, deadline)
-    return job, _job_deliveries(found, job.job_id)
+    return job, _wait_for_job(ctx, job, count, ctx.job_deadline + ctx.webhook_deadline)
+
+
+def _wait_for_job(ctx: ConformanceContext, job: HookedJob, count: int, timeout: float) -> list[Delivery]:
+    """The job's deliveries once ``count`` have arrived (or ``timeout`` seconds passed)."""
+    found = _receiver(ctx).wait_for(lambda seen: len(_job_deliveries(seen, job.job_id)) >= count, timeout)
+    return _job_deliveries(found, job.job_id)
 
 
 def _first_delivery(ctx: ConformanceContext) -> tuple[HookedJob, list[Delivery]]:
@@ -236,3 +302,71 @@ def acknowledged(ctx: ConformanceContext) -> None:
 
 def _since(item: Delivery) -> float:
     return max(0.0, time.time() - item.received_at)
+
+
+def _first_stalled_attempt(ctx: ConformanceContext, stalled: StalledJob) -> Delivery:
+    deliveries = _wait_for_job(ctx, stalled.job, 1, ctx.job_deadline + ctx.webhook_deadline)
+    if not deliveries:
+        raise CheckFailed(
+            f"no webhook for job {stalled.job.job_id} reached {_receiver(ctx).stalling_url(stalled.stall)} within "
+            f"{ctx.job_deadline + ctx.webhook_deadline:g} s",
+            exchange=stalled.job.started,
+        )
+    return deliveries[0]
+
+
+def _retry_delay(ctx: ConformanceContext) -> float:
+    """How long the deployment waited before retrying the hooked job's event after the receiver's 500."""
+    _, deliveries = _wait(ctx, 2)
+    if len(deliveries) < 2:
+        raise CheckSkipped("the event was not retried after the receiver's 500 (see webhooks/retry-same-id)")
+    return deliveries[1].received_at - deliveries[0].received_at
+
+
+@check(
+    GROUP,
+    "slow-acknowledgement",
+    description="A 2xx answered slowly but within webhook_timeout_seconds acknowledges the event: no retry follows.",
+)
+def slow_acknowledgement(ctx: ConformanceContext) -> None:
+    stalled = _stalled_jobs(ctx)
+    slow = stalled.slow
+    first = _first_stalled_attempt(ctx, slow)
+    # A deployment that gave up before the answer would retry one retry delay after giving up, so at the latest
+    # that long after the answer: watch until then, with the margin the acknowledged check allows.
+    quiet = min(max(_MIN_QUIET, _QUIET_FACTOR * _retry_delay(ctx)), ctx.webhook_deadline)
+    until = first.received_at + slow.stall + quiet
+    later = _wait_for_job(ctx, slow.job, 2, max(0.0, until - time.time()))
+    if len(later) > 1:
+        raise CheckFailed(
+            f"the receiver answered 200 to event {first.webhook_id} {slow.stall:g} s after it arrived (within the "
+            f"contract's webhook_timeout_seconds, {stalled.limit:g} s), yet attempt {later[1].attempt} arrived "
+            f"{later[1].received_at - first.received_at:.1f} s after the first: the deployment gave up too early",
+            exchange=slow.job.started,
+        )
+
+
+@check(
+    GROUP,
+    "timeout-retried",
+    description="An attempt not answered within webhook_timeout_seconds fails and is retried with the same webhook-id.",
+)
+def timeout_retried(ctx: ConformanceContext) -> None:
+    stalled = _stalled_jobs(ctx)
+    late = stalled.late
+    first = _first_stalled_attempt(ctx, late)
+    until = first.received_at + stalled.limit + ctx.webhook_deadline
+    later = _wait_for_job(ctx, late.job, 2, max(0.0, until - time.time()))
+    if len(later) < 2:
+        raise CheckFailed(
+            f"the receiver held the first attempt of event {first.webhook_id} for {late.stall:g} s (past the "
+            f"contract's webhook_timeout_seconds, {stalled.limit:g} s), and no retry came within "
+            f"{stalled.limit + ctx.webhook_deadline:g} s of it: the deployment waited past the limit",
+            exchange=late.job.started,
+        )
+    if later[1].webhook_id != first.webhook_id:
+        raise CheckFailed(
+            f"the retry after the unanswered attempt carries webhook-id {later[1].webhook_id!r}, the first attempt "
+            f"{first.webhook_id!r}",
+            exchange=late.job.started,
+        )
