@@ -1,11 +1,13 @@
-"""The webhook receiver: it records deliveries and fails the first attempt of each event on purpose."""
+"""The webhook receiver: it records deliveries and fails (on a stalling path: holds) each event's first attempt."""
 
 from __future__ import annotations
+
+import threading
 
 import httpx
 import pytest
 
-from conformance.receiver import DEFAULT_PATH, WebhookReceiver, parse_listen
+from conformance.receiver import DEFAULT_PATH, WebhookReceiver, parse_listen, stall_seconds
 
 
 def test_the_first_attempt_of_each_event_fails_and_retries_succeed() -> None:
@@ -52,3 +54,42 @@ def test_listen_addresses(value: str, parsed: tuple[str, int]) -> None:
 def test_bad_listen_addresses(value: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_listen(value)
+
+
+def test_a_stalling_path_holds_only_the_first_attempt_and_lets_the_receiver_stop() -> None:
+    receiver = WebhookReceiver().start()
+    url = receiver.stalling_url(600)
+    assert url == receiver.public_url + "/stall-600"
+    first: list[int] = []
+    held = threading.Thread(target=lambda: first.append(_post(url, "evt_s").status_code))
+    held.start()
+    receiver.wait_for(lambda seen: bool(seen), timeout=10)
+    assert _post(url, "evt_s").status_code == 200  # a later attempt of the same event: at once
+    assert held.is_alive()  # the first is still held
+    assert first == []
+    receiver.stop()  # ends the held answer instead of waiting 600 s for it
+    held.join(timeout=30)
+    assert not held.is_alive()
+    assert first == [200]
+    deliveries = receiver.deliveries()
+    assert [(item.attempt, item.answered, item.path) for item in deliveries] == [
+        (1, 200, f"{DEFAULT_PATH}/stall-600"),
+        (2, 200, f"{DEFAULT_PATH}/stall-600"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "seconds"),
+    [("/hooks/stall-6", 6.0), ("/stall-10.5/", 10.5), ("/hooks", None), ("/stall-6/x", None), ("/stall-", None)],
+)
+def test_stall_seconds_come_from_the_last_path_segment(path: str, seconds: float | None) -> None:
+    assert stall_seconds(path) == seconds
+
+
+def test_a_stalling_url_keeps_the_public_urls_path_and_query() -> None:
+    receiver = WebhookReceiver("0.0.0.0", 8999, public_url="https://hooks.example.com/x/?token=1")
+    assert receiver.stalling_url(6.6) == "https://hooks.example.com/x/stall-6.6?token=1"
+
+
+def _post(url: str, event: str) -> httpx.Response:
+    return httpx.post(url, content=b"{}", headers={"webhook-id": event}, timeout=60)
