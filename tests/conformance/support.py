@@ -22,12 +22,12 @@ from voxcontract.serving import BackgroundServer
 KEY_A = "key-a"
 KEY_B = "key-b"
 #: The mock as the suite's tests run it: fast jobs, fast webhook retries, two tenants, a short rate-limit window
-#: (a 60-second window would make every run wait for it).
+#: (a 60-second window would make every run wait for it). The webhook timeout stays the default, the contract's 10 s:
+#: a shorter one fails webhooks/slow-acknowledgement.
 SETTINGS: dict[str, Any] = {
     "processing_time": 0.3,
     "rate_limit": "30/5 seconds",
     "webhook_retry_schedule": (0.1, 0.2, 0.4),
-    "webhook_timeout": 2.0,
     "api_keys": (KEY_A, KEY_B),
 }
 GROUPS_BUT_CONTRACT = ("auth", "lifecycle", "data", "webhooks", "http", "errors", "rate-limit")

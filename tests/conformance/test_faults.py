@@ -126,6 +126,22 @@ FAULTS = {
         frozenset({"lifecycle/words"}),
         "before the word before it",
     ),
+    # The contract gives receivers 10 s (webhook_timeout_seconds): the stalled receiver answers after 6 s.
+    "webhook-timeout-shorter-than-the-contracts": Fault(
+        None,
+        ("--only", "webhooks"),
+        frozenset({"webhooks/slow-acknowledgement"}),
+        "the deployment gave up too early",
+        settings={"webhook_timeout": 5.0},
+    ),
+    # ... and after 11 s: a deployment still waiting takes the late 200 as an acknowledgement and never retries.
+    "webhook-timeout-longer-than-the-contracts": Fault(
+        None,
+        ("--only", "webhooks", "--webhook-deadline", "3"),
+        frozenset({"webhooks/timeout-retried"}),
+        "the deployment waited past the limit",
+        settings={"webhook_timeout": 30.0},
+    ),
 }
 
 
