@@ -8,6 +8,7 @@ import pytest
 
 from mockserver.settings import DEFAULT_TEST_KEY, MockSettings
 from voxcontract.errors import ConfigError
+from voxcontract.spec import load_spec
 
 
 def test_defaults() -> None:
@@ -16,8 +17,12 @@ def test_defaults() -> None:
     assert (settings.seed, settings.processing_time, settings.clock) == (0, 1.0, "real")
     assert settings.start_time == "2026-01-01T00:00:00Z"
     assert settings.webhook_retry_schedule == (0.5, 1.0, 2.0, 4.0, 8.0)
-    assert (settings.webhook_timeout, settings.default_scenario) == (5.0, None)
+    assert (settings.webhook_timeout, settings.default_scenario) == (10.0, None)
     assert settings.effective_api_keys == (DEFAULT_TEST_KEY,) == ("vox_test_key",)
+
+
+def test_receivers_get_the_time_the_contract_promises_them() -> None:
+    assert MockSettings().webhook_timeout == load_spec()["x-voxscriber-limits"]["webhook_timeout_seconds"]
 
 
 def test_configured_keys_replace_the_test_key() -> None:
