@@ -35,10 +35,16 @@ def test_the_reference_servers_refusal_of_the_receiver_names_the_allow_list(tmp_
 
 def test_the_receiver_allow_listed_on_the_reference_server_verifies_the_webhooks(tmp_path: Path) -> None:
     with serve_reference(tmp_path / "data", url_allowlist=("127.0.0.1",)) as server:
-        args = ("--only", "webhooks", "--api-key", REFERENCE_KEY_A)
+        args = ("--only", "webhooks,errors", "--api-key", REFERENCE_KEY_A)
         allowed = run_conformance(server.url, *args, report_dir=tmp_path / "allowed", keys=False)
     assert allowed.exit_code == 0, allowed.output
     assert {allowed.checks()[check_id]["status"] for check_id in HOOKED} == {"passed"}
+    # The operator's allow-list for the receiver is the deployment's documented exception to url_not_allowed.
+    refused = allowed.checks()["errors/url-not-allowed"]
+    assert refused["status"] == "passed", refused
+    assert refused["notes"] == [
+        "127.0.0.1 is allow-listed for the suite's receiver: the deployment fetched http://127.0.0.1:9/conformance.wav"
+    ]
 
 
 def test_without_a_second_key_tenant_isolation_is_unverified(tmp_path: Path) -> None:
