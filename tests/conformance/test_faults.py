@@ -76,6 +76,7 @@ FAULTS = {
         frozenset(
             {
                 "data/idempotency-conflict",
+                "data/idempotency-first",
                 "data/delete-job",
                 "data/delete-file",
                 "data/delete-after-retrieval",
