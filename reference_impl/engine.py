@@ -33,7 +33,7 @@ from typing import Any
 
 from reference_impl.audio import AudioStream, Window, open_audio, windows
 from reference_impl.models import is_multilingual, model_languages, resolve_model
-from voxcontract.errors import UnprocessableEntity
+from voxcontract.errors import LanguageNotSupported
 from voxcontract.transcription import Segment, Transcript, TranscriptionOptions, Word
 
 __all__ = ["WINDOW_SECONDS", "Progress", "WhisperTranscriber", "resolve_compute_type", "resolve_device"]
@@ -183,10 +183,10 @@ class WhisperTranscriber:
         if language == "auto" or language in self.supported_languages():
             return
         if not self.multilingual:
-            raise UnprocessableEntity(
+            raise LanguageNotSupported(
                 f"language {language!r} is not supported: the model is English-only; {_MULTILINGUAL_HINT}"
             )
-        raise UnprocessableEntity(f"language {language!r} is not supported by the model")
+        raise LanguageNotSupported(f"language {language!r} is not supported by the model")
 
     def decoding_language(self, language: str) -> str | None:
         """The language to decode in: ``None`` lets a multilingual model detect it; English-only models hear English."""

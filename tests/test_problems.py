@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from voxcontract import errors
@@ -47,3 +48,10 @@ def test_rendered_problems_bound_detail_and_messages() -> None:
 )
 def test_a_client_gone_is_a_4xx_not_an_internal_error(exc: Exception) -> None:
     assert to_problem_error(exc).status == 400
+
+
+@pytest.mark.parametrize("status", [409, 422])
+def test_a_frameworks_own_409_or_422_keeps_its_status_under_a_neutral_code(status: int) -> None:
+    # Only the core's named errors carry job_not_completed or language_not_supported.
+    error = to_problem_error(HTTPException(status, detail="the framework says no"))
+    assert (error.status, error.code, error.detail) == (status, "invalid_request", "the framework says no")

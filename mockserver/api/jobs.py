@@ -24,7 +24,7 @@ from mockserver.records import FileRecord, JobRecord
 from mockserver.scenarios import Scenario
 from mockserver.state import MockState
 from voxcontract.auth import Principal
-from voxcontract.errors import BadRequest, NotFound, UnprocessableEntity
+from voxcontract.errors import BadRequest, LanguageNotSupported, NotFound
 from voxcontract.spec import load_spec
 from voxcontract.transcription import Transcript, TranscriptionOptions, job_metadata, job_options
 
@@ -95,7 +95,7 @@ class JobsApi:
         file = self.state.get_file(tenant, str(body["file_id"]))
         options = job_options(body)
         if not is_supported(options["language"]):
-            raise UnprocessableEntity(
+            raise LanguageNotSupported(
                 f'The language {options["language"]!r} is not supported; ask for "auto" or one of Whisper\'s '
                 "two-letter codes (en, fr, de, es, ...)."
             )

@@ -11,7 +11,7 @@ from mockserver.records import JobRecord
 from mockserver.state import MockState
 from voxcontract import __version__
 from voxcontract.auth import Principal
-from voxcontract.errors import Conflict
+from voxcontract.errors import JobNotCompleted
 from voxcontract.subtitles import render_download
 from voxcontract.transcription import Transcript
 
@@ -40,9 +40,11 @@ class TranscriptsApi:
     def _completed_transcript(self, job: JobRecord) -> Transcript:
         status = job.status(self.state.now())
         if status == "failed":
-            raise Conflict(f"Job {job.job_id} failed; it has no transcript (see its error in /v1/status/{job.job_id}).")
+            raise JobNotCompleted(
+                f"Job {job.job_id} failed; it has no transcript (see its error in /v1/status/{job.job_id})."
+            )
         if status != "completed" or job.transcript is None:
-            raise Conflict(f"Job {job.job_id} is {status}; poll /v1/status/{job.job_id} until it is completed.")
+            raise JobNotCompleted(f"Job {job.job_id} is {status}; poll /v1/status/{job.job_id} until it is completed.")
         return job.transcript
 
     def _delete_after_retrieval(self, job: JobRecord) -> None:

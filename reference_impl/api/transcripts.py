@@ -13,7 +13,7 @@ from reference_impl.db import Job, JobStatus
 from reference_impl.deployment import Deployment
 from voxcontract import __version__
 from voxcontract.auth import Principal
-from voxcontract.errors import Conflict, NotFound, ProblemError
+from voxcontract.errors import JobNotCompleted, NotFound, ProblemError
 from voxcontract.subtitles import render_download
 from voxcontract.transcription import Transcript
 
@@ -53,9 +53,11 @@ class TranscriptsApi:
 
 def _completed_transcript(job: Job) -> Transcript:
     if job.status == JobStatus.FAILED:
-        raise Conflict(f"Job {job.job_id} failed; it has no transcript (see its error in /v1/status/{job.job_id}).")
+        raise JobNotCompleted(
+            f"Job {job.job_id} failed; it has no transcript (see its error in /v1/status/{job.job_id})."
+        )
     if job.status != JobStatus.COMPLETED or not job.result:
-        raise Conflict(f"Job {job.job_id} is {job.status}; poll /v1/status/{job.job_id} until it is completed.")
+        raise JobNotCompleted(f"Job {job.job_id} is {job.status}; poll /v1/status/{job.job_id} until it is completed.")
     return Transcript.from_job_fields(job.result)
 
 

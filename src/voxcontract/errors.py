@@ -15,20 +15,22 @@
         │   └── UrlNotAllowed      400 url_not_allowed
         ├── Unauthorized           401 unauthorized (with WWW-Authenticate)
         ├── NotFound               404 not_found
-        ├── Conflict               409 job_not_completed
-        │   ├── IdempotencyKeyReused   409 idempotency_key_reused
-        │   └── FileInUse          409 file_in_use
+        ├── JobNotCompleted        409 job_not_completed
+        ├── IdempotencyKeyReused   409 idempotency_key_reused
+        ├── FileInUse              409 file_in_use
         ├── PayloadTooLarge        413 payload_too_large
         ├── UnsupportedContentType 415 unsupported_content_type
-        ├── UnprocessableEntity    422 language_not_supported
-        │   └── DiarizationUnavailable 422 diarization_unavailable
+        ├── LanguageNotSupported   422 language_not_supported
+        ├── DiarizationUnavailable 422 diarization_unavailable
         ├── HeadersTooLarge        431 headers_too_large
         ├── TooManyRequests        429 rate_limited (with Retry-After)
         ├── InternalError          500 internal_error
         ├── ServiceUnavailable     503 service_unavailable (with Retry-After)
         └── InsufficientStorage    507 insufficient_storage
 
-The ``code`` of every class is one of the contract's ``ErrorCode`` values (a test keeps them in step).
+The ``code`` of every class is one of the contract's ``ErrorCode`` values (a test keeps them in step), and each
+class is named after its code, not its status: a framework's own 409 or 422 is not one of these
+(:mod:`voxcontract.problems` answers it ``invalid_request`` with its status).
 """
 
 from __future__ import annotations
@@ -41,13 +43,14 @@ __all__ = [
     "PROBLEM_TYPE_BASE",
     "BadRequest",
     "ConfigError",
-    "Conflict",
     "DiarizationUnavailable",
     "FileInUse",
     "HeadersTooLarge",
     "IdempotencyKeyReused",
     "InsufficientStorage",
     "InternalError",
+    "JobNotCompleted",
+    "LanguageNotSupported",
     "MalformedBody",
     "MediaTooLong",
     "NotFound",
@@ -57,7 +60,6 @@ __all__ = [
     "SpecError",
     "TooManyRequests",
     "Unauthorized",
-    "UnprocessableEntity",
     "UnsupportedContentType",
     "UnsupportedMedia",
     "UrlFetchFailed",
@@ -180,16 +182,16 @@ class NotFound(ProblemError):
     status, code, title = 404, "not_found", "Not found"
 
 
-class Conflict(ProblemError):
+class JobNotCompleted(ProblemError):
     status, code, title = 409, "job_not_completed", "Job not completed"
 
 
-class IdempotencyKeyReused(Conflict):
-    code, title = "idempotency_key_reused", "Idempotency key reused"
+class IdempotencyKeyReused(ProblemError):
+    status, code, title = 409, "idempotency_key_reused", "Idempotency key reused"
 
 
-class FileInUse(Conflict):
-    code, title = "file_in_use", "File in use"
+class FileInUse(ProblemError):
+    status, code, title = 409, "file_in_use", "File in use"
 
 
 class PayloadTooLarge(ProblemError):
@@ -200,12 +202,12 @@ class UnsupportedContentType(ProblemError):
     status, code, title = 415, "unsupported_content_type", "Unsupported content type"
 
 
-class UnprocessableEntity(ProblemError):
+class LanguageNotSupported(ProblemError):
     status, code, title = 422, "language_not_supported", "Language not supported"
 
 
-class DiarizationUnavailable(UnprocessableEntity):
-    code, title = "diarization_unavailable", "Diarization unavailable"
+class DiarizationUnavailable(ProblemError):
+    status, code, title = 422, "diarization_unavailable", "Diarization unavailable"
 
 
 class HeadersTooLarge(ProblemError):

