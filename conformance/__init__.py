@@ -12,10 +12,12 @@
 ``voxcontract`` (never the mock or the reference server).
 """
 
-from conformance.checks import Check, CheckFailed, CheckSkipped, Exchange, check, registered_checks
+from conformance.checks import Check, check, registered_checks
 from conformance.config import ConformanceConfig, UnreachableDeployment, run_suite
 from conformance.context import ConformanceContext
 from conformance.events import CheckResult, RunResult, Status
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed, CheckSkipped
 from conformance.runner import Runner, select_groups
 
 __all__ = [

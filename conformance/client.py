@@ -3,7 +3,7 @@
 :class:`SuiteTransport` wraps httpx's own transport (injected, as httpx does it) and, for each request:
 
 1. aborts when the running check was cancelled, and refuses to send past the request budget;
-2. sends it and records the answer as an :class:`~conformance.checks.Exchange` (the observer inspects it);
+2. sends it and records the answer as an :class:`~conformance.exchange.Exchange` (the observer inspects it);
 3. on ``429`` with a usable ``Retry-After`` (and ``retry_rate_limited``), waits and sends it again, so that a
    deployment's quota slows the suite down instead of failing checks that have nothing to do with it.
 """
@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.scope import current_scope
 from voxcontract import __version__
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from conformance.checks import API_KEY_VARIABLE, CheckSkipped, CheckUnverified, Exchange
 from conformance.client import RequestBudget, build_client
+from conformance.exchange import API_KEY_VARIABLE, Exchange
 from conformance.meaning import (
     DEFAULT_DURATION_TOLERANCE,
     DEFAULT_KNOWN_AUDIO,
@@ -26,6 +26,7 @@ from conformance.meaning import (
     KnownAudio,
 )
 from conformance.observations import JobObservations
+from conformance.outcomes import CheckSkipped, CheckUnverified
 from conformance.problems import inspect_answer
 from conformance.scope import Finding, current_scope
 from voxcontract.spec import load_spec

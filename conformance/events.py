@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from conformance.checks import Exchange
+from conformance.exchange import Exchange
 
 __all__ = [
     "CheckFinished",

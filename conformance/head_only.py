@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange
 from conformance.client import RequestBudget
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.scope import current_scope
 
 __all__ = ["send_head_only"]

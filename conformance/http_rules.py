@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.checks import Exchange
+from conformance.exchange import Exchange
 from conformance.quota import QuotaError, read_quota
 from voxcontract.spec import load_spec
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.workflow import expect_status
 from voxcontract.spec import deref, resolve_pointer
 

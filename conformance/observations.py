@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import Exchange
+from conformance.exchange import Exchange
 
 __all__ = [
     "JobObservation",

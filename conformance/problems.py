@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange
+from conformance.exchange import Exchange
 from conformance.http_rules import http_violations
+from conformance.outcomes import CheckFailed
 
 __all__ = ["PROBLEM_FIELDS", "expect_problem", "inspect_answer", "problem_body"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conformance.checks import Exchange
+from conformance.exchange import Exchange
 
 __all__ = ["Quota", "QuotaError", "read_quota"]
 

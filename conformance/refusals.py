@@ -3,7 +3,7 @@
 A deployment may rightly refuse what the suite needs in order to check something: webhooks to the suite's local
 receiver (``url_not_allowed``: SSRF protection), more requests than its rate limit allows within ``--max-wait``
 (``429``), a second tenant's key the suite was not given or that it does not accept. None of these is a violation of
-the contract, and none lets the check decide; the verdict is :class:`~conformance.checks.CheckUnverified`, naming the
+the contract, and none lets the check decide; the verdict is :class:`~conformance.outcomes.CheckUnverified`, naming the
 flag or server setting that would let it decide.
 """
 
@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckUnverified, Exchange
 from conformance.client import retry_after_seconds
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed, CheckUnverified
 
 __all__ = [
     "missing_second_key",

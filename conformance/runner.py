@@ -16,15 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from conformance.checks import (
-    GROUPS,
-    Check,
-    CheckFailed,
-    CheckSkipped,
-    CheckUnverified,
-    Exchange,
-    registered_checks,
-)
+from conformance.checks import GROUPS, Check, registered_checks
 from conformance.client import BudgetExhausted
 from conformance.context import ConformanceContext
 from conformance.events import (
@@ -37,7 +29,9 @@ from conformance.events import (
     RunStarted,
     Status,
 )
+from conformance.exchange import Exchange
 from conformance.groups import load_group, module_name
+from conformance.outcomes import CheckFailed, CheckSkipped, CheckUnverified
 from conformance.refusals import rate_limit_refusal
 from conformance.scope import CheckAborted, CheckScope, activate
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from conformance.checks import Exchange
+from conformance.exchange import Exchange
 
 __all__ = ["CheckAborted", "CheckScope", "Finding", "activate", "current_scope"]
 

@@ -14,7 +14,8 @@ import httpx
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_schema_validator import OAS30Validator
 
-from conformance.checks import CheckFailed, Exchange
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from voxcontract.spec import openapi_core_spec
 
 __all__ = ["contract_errors", "expect_valid", "expect_valid_schema", "schema_errors"]

@@ -13,10 +13,11 @@ import wave
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange
 from conformance.client import retry_after_seconds
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
 from conformance.observations import TERMINAL
+from conformance.outcomes import CheckFailed
 from conformance.scope import current_scope
 from conformance.workflow import expect_status, find_listed_job, json_body
 

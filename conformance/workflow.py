@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange
 from conformance.client import retry_after_seconds
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.scope import current_scope
 
 __all__ = [

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange, check
+from conformance.checks import check
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.problems import expect_problem
 from conformance.refusals import missing_second_key, refused_second_key
 from conformance.samples import SampleRequest, sample_request

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conformance.checks import CheckFailed, CheckSkipped, check
+from conformance.checks import check
 from conformance.client import BudgetExhausted
+from conformance.outcomes import CheckFailed, CheckSkipped
 from conformance.scope import current_scope
 
 if TYPE_CHECKING:

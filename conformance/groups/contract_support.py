@@ -54,9 +54,9 @@ from schemathesis.generation.case import Case
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.schemas import BaseSchema
 
-from conformance.checks import Exchange
 from conformance.client import BudgetExhausted, RequestBudget
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
 from conformance.scope import CheckScope, current_scope
 from voxcontract.spec import deref, iter_operations
 from voxcontract.transcription import metadata_key_fits

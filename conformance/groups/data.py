@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckUnverified, Exchange, check
+from conformance.checks import check
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
 from conformance.job_lists import list_jobs, order_problem, parameter_default, schema_defaults
+from conformance.outcomes import CheckFailed, CheckUnverified
 from conformance.problems import expect_problem
 from conformance.quota import QuotaError, read_quota
 from conformance.receiver import Delivery, WebhookReceiver

@@ -17,9 +17,11 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
+from conformance.checks import check
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
 from conformance.head_only import send_head_only
+from conformance.outcomes import CheckFailed, CheckSkipped, CheckUnverified
 from conformance.problems import expect_problem, problem_body
 from conformance.samples import sample_request
 from conformance.synthetic_media import silent_flac, silent_wav

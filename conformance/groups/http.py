@@ -12,9 +12,11 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, Exchange, check
+from conformance.checks import check
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
 from conformance.http_rules import SANE_REQUEST_ID
+from conformance.outcomes import CheckFailed
 from conformance.workflow import cleanup, expect_status, start_job
 
 GROUP = "http"

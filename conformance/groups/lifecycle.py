@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
+from conformance.checks import check
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
 from conformance.meaning import (
     cue_problems,
     duration_problems,
@@ -23,6 +24,7 @@ from conformance.meaning import (
     word_order_problems,
 )
 from conformance.observations import distinct_statuses
+from conformance.outcomes import CheckFailed, CheckSkipped, CheckUnverified
 from conformance.problems import expect_problem, problem_body
 from conformance.subtitles import SubtitleError, parse_srt, parse_vtt
 from conformance.transcripts import segment_problems, speaker_problems, transition_problems, word_problems

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
+from conformance.checks import check
 from conformance.client import retry_after_seconds
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed, CheckSkipped, CheckUnverified
 from conformance.problems import expect_problem, problem_body
 from conformance.quota import Quota, QuotaError, read_quota
 from conformance.samples import sample_request

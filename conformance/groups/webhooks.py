@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.checks import CheckFailed, CheckSkipped, CheckUnverified, Exchange, check
+from conformance.checks import check
 from conformance.context import ConformanceContext
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed, CheckSkipped, CheckUnverified
 from conformance.receiver import Delivery, WebhookReceiver
 from conformance.refusals import refused_webhook_url
 from conformance.validation import schema_errors

@@ -7,7 +7,9 @@ import shlex
 import httpx
 import pytest
 
-from conformance.checks import GROUPS, CheckFailed, Exchange, check, registered_checks
+from conformance.checks import GROUPS, check, registered_checks
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 
 
 def _exchange(request: httpx.Request, status: int = 400, body: bytes = b"{}") -> Exchange:

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.checks import Exchange
 from conformance.client import BudgetExhausted, RequestBudget, build_client, retry_after_seconds
+from conformance.exchange import Exchange
 from conformance.scope import CheckAborted, CheckScope, activate
 
 

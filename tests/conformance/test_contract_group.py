@@ -20,10 +20,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import Receive, Scope, Send
 
 import conformance.groups
-from conformance.checks import CheckFailed, CheckSkipped, registered_checks
+from conformance.checks import registered_checks
 from conformance.client import BudgetExhausted
 from conformance.context import ConformanceContext
 from conformance.groups import contract
+from conformance.outcomes import CheckFailed, CheckSkipped
 from conformance.scope import CheckScope, activate
 from tests.conformance.faults import AnswerRewriter
 from tests.conformance.support import Deployment, serve_mock

@@ -16,8 +16,8 @@ from markupsafe import escape
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Scope
 
-from conformance.checks import Exchange
 from conformance.events import CheckResult, RunFinished, RunResult, Status
+from conformance.exchange import Exchange
 from conformance.html_report import HTML_REPORT_FILENAME, render_html_report
 from conformance.report import JsonReportWriter, report_document
 from tests.browser import BROWSER_OWN_HOSTS, RecordingProxy, png_facts, run_chromium

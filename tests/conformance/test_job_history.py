@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from starlette.types import ASGIApp
 
-from conformance.checks import Exchange
 from conformance.context import default_audio
+from conformance.exchange import Exchange
 from conformance.observations import JobObservation, JobObservations, distinct_statuses, history_problems
 from conformance.watch import long_media
 from tests.conformance import faults, job_faults

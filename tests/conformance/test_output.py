@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from conformance.checks import Exchange
 from conformance.console import ConsoleReporter
 from conformance.events import CheckFinished, CheckResult, CheckStarted, RunFinished, RunResult, RunStarted, Status
+from conformance.exchange import Exchange
 from conformance.junit import JUnitWriter
 from conformance.report import JsonReportWriter
 

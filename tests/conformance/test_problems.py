@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.checks import CheckFailed, Exchange
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.problems import expect_problem, inspect_answer
 
 PROBLEM = {"type": "https://x/p", "title": "Not found", "status": 404, "code": "not_found", "request_id": "req_1"}

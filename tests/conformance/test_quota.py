@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance.checks import Exchange
+from conformance.exchange import Exchange
 from conformance.quota import Quota, QuotaError, read_quota
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.checks import CheckFailed, Exchange
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed
 from conformance.refusals import rate_limit_refusal
 from tests.conformance.support import KEY_A, run_conformance, serve_mock
 from tests.reference_impl.support import KEY_A as REFERENCE_KEY_A

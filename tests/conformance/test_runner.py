@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conformance.checks import Check, CheckFailed, CheckFn, CheckSkipped, Exchange
+from conformance.checks import Check, CheckFn
 from conformance.context import ConformanceContext
 from conformance.events import CheckFinished, CheckStarted, Event, RunFinished, RunStarted, Status
+from conformance.exchange import Exchange
+from conformance.outcomes import CheckFailed, CheckSkipped
 from conformance.runner import Runner, select_groups
 from conformance.scope import Finding, current_scope
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.checks import Exchange
 from conformance.events import CheckResult, RunResult, Status
+from conformance.exchange import Exchange
 from conformance.problems import inspect_answer
 from conformance.statements import Statement, extract_statements
 from conformance.traceability import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance.checks import CheckFailed
+from conformance.outcomes import CheckFailed
 from conformance.validation import contract_errors, expect_valid, expect_valid_schema, schema_errors
 from voxcontract.spec import load_spec
 
