@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from voxcontract.spec import load_spec
-from voxcontract.tools import lint
+from voxcontract.tools import lint_registry
 from voxcontract.tools.lint import Finding, lint_document, rule_ids
 
 Document = dict[str, Any]
@@ -336,7 +336,7 @@ def test_a_rule_that_fails_is_reported_and_the_others_still_run(monkeypatch: pyt
         raise RuntimeError("boom")
 
     rule_ids()  # the rules are registered
-    monkeypatch.setitem(lint._RULES, "explode", explode)
+    monkeypatch.setitem(lint_registry._RULES, "explode", explode)
 
     findings = _findings_of(_drop_summary)
 

@@ -17,17 +17,8 @@ from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_forma
 from referencing import Registry
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
-from voxcontract.tools.lint import (
-    OperationSite,
-    Problem,
-    iter_operation_sites,
-    iter_responses,
-    join,
-    locate,
-    mapping,
-    rule,
-    shorten,
-)
+from voxcontract.tools.lint_registry import Problem, rule, shorten
+from voxcontract.tools.lint_walk import OperationSite, iter_operation_sites, iter_responses, join, locate, mapping
 
 __all__ = ["examples_valid"]
 

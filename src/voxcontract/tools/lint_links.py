@@ -15,16 +15,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from voxcontract.errors import SpecError
-from voxcontract.tools.lint import (
-    OperationSite,
-    Problem,
-    iter_operation_sites,
-    iter_responses,
-    join,
-    locate,
-    mapping,
-    rule,
-)
+from voxcontract.tools.lint_registry import Problem, rule
+from voxcontract.tools.lint_walk import OperationSite, iter_operation_sites, iter_responses, join, locate, mapping
 
 __all__ = ["links_resolve"]
 

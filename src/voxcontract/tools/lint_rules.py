@@ -15,17 +15,8 @@ from openapi_spec_validator.validation.exceptions import ValidatorDetectError
 
 from voxcontract.errors import PROBLEM_CONTENT_TYPE, SpecError
 from voxcontract.spec import resolve_pointer
-from voxcontract.tools.lint import (
-    OperationSite,
-    Problem,
-    iter_nodes,
-    iter_operation_sites,
-    iter_responses,
-    join,
-    mapping,
-    rule,
-    shorten,
-)
+from voxcontract.tools.lint_registry import Problem, rule, shorten
+from voxcontract.tools.lint_walk import OperationSite, iter_nodes, iter_operation_sites, iter_responses, join, mapping
 
 __all__ = [
     "error_responses",
