@@ -79,7 +79,7 @@ class SuiteTransport(httpx.BaseTransport):
         budget: RequestBudget,
         observer: Callable[[Exchange], None],
         retry_rate_limited: bool = True,
-        max_wait: float = 65.0,
+        max_wait: float,
     ) -> None:
         self.inner = inner
         self.budget = budget
@@ -143,8 +143,8 @@ def build_client(
     budget: RequestBudget,
     observer: Callable[[Exchange], None],
     retry_rate_limited: bool = True,
-    max_wait: float = 65.0,
-    timeout: float = 30.0,
+    max_wait: float,
+    timeout: float,
     inner: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """An httpx client of ``base_url`` with ``Authorization: Bearer <api_key>`` and the suite's transport."""

@@ -26,7 +26,7 @@ from conformance.receiver import WebhookReceiver, parse_listen
 from conformance.runner import Runner, select_groups
 from voxcontract.errors import ConfigError, VoxcontractError
 
-__all__ = ["ConformanceConfig", "UnreachableDeployment", "open_context", "run_suite"]
+__all__ = ["ConformanceConfig", "UnreachableDeployment", "new_context", "open_context", "run_suite"]
 
 
 class UnreachableDeployment(VoxcontractError):
@@ -141,8 +141,22 @@ def _receiver(config: ConformanceConfig) -> WebhookReceiver:
 def open_context(config: ConformanceConfig) -> Iterator[ConformanceContext]:
     """A ready context: the deployment answers, and the webhook receiver listens when webhooks are tested."""
     receiver = _receiver(config) if "webhooks" in config.groups else None
+    ctx = new_context(config, receiver)
+    with contextlib.ExitStack() as stack:
+        stack.callback(ctx.close)
+        _check_reachable(ctx)
+        if receiver is not None:
+            try:
+                stack.enter_context(receiver)
+            except RuntimeError as error:
+                raise ConfigError(f"the webhook receiver cannot listen on {config.webhook_listen}: {error}") from None
+        yield ctx
+
+
+def new_context(config: ConformanceConfig, receiver: WebhookReceiver | None = None) -> ConformanceContext:
+    """The context of a run with ``config``'s deployment, media and limits (nothing is sent yet)."""
     audio, filename, content_type = _media(config)
-    ctx = ConformanceContext(
+    return ConformanceContext(
         base_url=config.url,
         api_key=config.api_key,
         second_api_key=config.second_api_key,
@@ -161,15 +175,6 @@ def open_context(config: ConformanceConfig) -> Iterator[ConformanceContext]:
         max_word_error_rate=config.max_word_error_rate,
         duration_tolerance=config.duration_tolerance,
     )
-    with contextlib.ExitStack() as stack:
-        stack.callback(ctx.close)
-        _check_reachable(ctx)
-        if receiver is not None:
-            try:
-                stack.enter_context(receiver)
-            except RuntimeError as error:
-                raise ConfigError(f"the webhook receiver cannot listen on {config.webhook_listen}: {error}") from None
-        yield ctx
 
 
 def run_suite(config: ConformanceConfig, handlers: Sequence[EventHandler] = ()) -> RunResult:

@@ -19,12 +19,7 @@ import httpx
 
 from conformance.client import RequestBudget, build_client
 from conformance.exchange import API_KEY_VARIABLE, Exchange
-from conformance.meaning import (
-    DEFAULT_DURATION_TOLERANCE,
-    DEFAULT_KNOWN_AUDIO,
-    DEFAULT_MAX_WORD_ERROR_RATE,
-    KnownAudio,
-)
+from conformance.meaning import KnownAudio
 from conformance.observations import JobObservations
 from conformance.outcomes import CheckSkipped, CheckUnverified
 from conformance.problems import inspect_answer
@@ -66,33 +61,37 @@ class _Failed:
     unverified: CheckUnverified | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ConformanceContext:
-    """The deployment under test and the suite's shared state; ``client`` is authenticated with ``api_key``."""
+    """The deployment under test and the suite's shared state; ``client`` is authenticated with ``api_key``.
+
+    The suite's limits have no defaults here: their one default is :class:`~conformance.config.ConformanceConfig`'s,
+    and :func:`~conformance.config.new_context` builds a context from a config.
+    """
 
     base_url: str
     api_key: str
+    max_examples: int
+    seed: int
+    request_budget: int
+    #: Seconds a job may take to end before the lifecycle checks give up.
+    job_deadline: float
+    #: Seconds to wait for webhook deliveries (and the retry after the deliberate failure).
+    webhook_deadline: float
+    #: The longest Retry-After the suite waits for.
+    max_wait: float
+    #: The words and duration of ``audio`` as far as known (the meaning checks say "unverified" for the rest).
+    known_audio: KnownAudio
+    #: The word error rate a transcript of ``audio`` may have against its known text.
+    max_word_error_rate: float
+    #: How far (relative) a reported duration_seconds may be off the known one.
+    duration_tolerance: float
     second_api_key: str | None = None
     audio: bytes = field(default_factory=default_audio)
     audio_filename: str = DEFAULT_AUDIO_FILENAME
     audio_content_type: str = DEFAULT_AUDIO_CONTENT_TYPE
-    #: The words and duration of ``audio`` as far as known (the meaning checks say "unverified" for the rest).
-    known_audio: KnownAudio = DEFAULT_KNOWN_AUDIO
-    #: The word error rate a transcript of ``audio`` may have against its known text.
-    max_word_error_rate: float = DEFAULT_MAX_WORD_ERROR_RATE
-    #: How far (relative) a reported duration_seconds may be off the known one.
-    duration_tolerance: float = DEFAULT_DURATION_TOLERANCE
-    max_examples: int = 25
-    seed: int = 0
-    request_budget: int = 2000
     webhook_secret: str | None = None
     webhook_receiver: WebhookReceiver | None = None
-    #: Seconds a job may take to end before the lifecycle checks give up.
-    job_deadline: float = 120.0
-    #: Seconds to wait for webhook deliveries (and the retry after the deliberate failure).
-    webhook_deadline: float = 60.0
-    #: The longest Retry-After the suite waits for.
-    max_wait: float = 65.0
     #: Seconds one HTTP request may take.
     request_timeout: float = 30.0
     client: httpx.Client = field(init=False, repr=False)

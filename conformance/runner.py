@@ -35,11 +35,10 @@ from conformance.outcomes import CheckFailed, CheckSkipped, CheckUnverified
 from conformance.refusals import rate_limit_refusal
 from conformance.scope import CheckAborted, CheckScope, activate
 
-__all__ = ["DEFAULT_CHECK_TIMEOUT", "Runner", "select_groups"]
+__all__ = ["Runner", "select_groups"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHECK_TIMEOUT = 300.0
 _GRACE_AFTER_CANCEL = 5.0
 
 
@@ -61,7 +60,7 @@ class Runner:
         groups: Sequence[str],
         handlers: Sequence[EventHandler] = (),
         *,
-        check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+        check_timeout: float,
     ) -> None:
         self.ctx = ctx
         self.groups = list(groups)

@@ -13,7 +13,7 @@ from conformance.scope import CheckAborted, CheckScope, activate
 
 
 def _client(
-    answers: list[httpx.Response], budget: int = 10, **options: Any
+    answers: list[httpx.Response], budget: int = 10, max_wait: float = 65.0, timeout: float = 30.0, **options: Any
 ) -> tuple[httpx.Client, list[httpx.Request], list[Exchange], RequestBudget]:
     sent: list[httpx.Request] = []
     seen: list[Exchange] = []
@@ -24,7 +24,16 @@ def _client(
 
     spend = RequestBudget(budget)
     transport = httpx.MockTransport(handler)
-    client = build_client("http://api.test", "key-a", budget=spend, observer=seen.append, inner=transport, **options)
+    client = build_client(
+        "http://api.test",
+        "key-a",
+        budget=spend,
+        observer=seen.append,
+        inner=transport,
+        max_wait=max_wait,
+        timeout=timeout,
+        **options,
+    )
     return client, sent, seen, spend
 
 

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 import conformance.groups
 from conformance.checks import registered_checks
 from conformance.client import BudgetExhausted
+from conformance.config import ConformanceConfig, new_context
 from conformance.context import ConformanceContext
 from conformance.groups import contract
 from conformance.outcomes import CheckFailed, CheckSkipped
@@ -60,9 +61,10 @@ def scope() -> Iterator[CheckScope]:
 
 
 def context(base_url: str, *, request_budget: int = 100_000) -> ConformanceContext:
-    return ConformanceContext(
-        base_url=base_url, api_key=API_KEY, max_examples=MAX_EXAMPLES, seed=SEED, request_budget=request_budget
+    config = ConformanceConfig(
+        url=base_url, api_key=API_KEY, max_examples=MAX_EXAMPLES, seed=SEED, request_budget=request_budget
     )
+    return new_context(config)
 
 
 def run_against(fault: type[Any], phase: str) -> CheckFailed:

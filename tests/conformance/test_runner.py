@@ -10,12 +10,16 @@ import httpx
 import pytest
 
 from conformance.checks import Check, CheckFn
+from conformance.config import ConformanceConfig, new_context
 from conformance.context import ConformanceContext
 from conformance.events import CheckFinished, CheckStarted, Event, RunFinished, RunStarted, Status
 from conformance.exchange import Exchange
 from conformance.outcomes import CheckFailed, CheckSkipped
 from conformance.runner import Runner, select_groups
 from conformance.scope import Finding, current_scope
+
+#: Nothing listens there: the checks of these tests send nothing, or fail to connect.
+CONFIG = ConformanceConfig(url="http://127.0.0.1:9/v1/", api_key="key-a", request_budget=5)
 
 
 class Recorder:
@@ -28,7 +32,7 @@ class Recorder:
 
 @pytest.fixture
 def ctx() -> Iterator[ConformanceContext]:
-    context = ConformanceContext(base_url="http://127.0.0.1:9/v1/", api_key="key-a", request_budget=5)
+    context = new_context(CONFIG)
     yield context
     context.close()
 
@@ -69,7 +73,7 @@ def _sees_a_bad_answer(ctx: ConformanceContext) -> None:
 def test_verdicts_and_events(ctx: ConformanceContext, monkeypatch: pytest.MonkeyPatch) -> None:
     _plan(monkeypatch, ("p", _passes), ("f", _fails), ("s", _skips), ("c", _crashes), ("i", _sees_a_bad_answer))
     recorder = Recorder()
-    result = Runner(ctx, ["data"], [recorder]).run()
+    result = Runner(ctx, ["data"], [recorder], check_timeout=CONFIG.check_timeout).run()
     by_name = {item.name: item for item in result.results}
     assert by_name["p"].status is Status.PASSED
     assert by_name["p"].notes == ("a remark",)
@@ -112,14 +116,14 @@ def test_a_spent_budget_skips_the_rest(ctx: ConformanceContext, monkeypatch: pyt
             ctx.budget.spend()
 
     _plan(monkeypatch, ("spender", spends), ("after", _passes))
-    first, second = Runner(ctx, ["data"]).run().results
+    first, second = Runner(ctx, ["data"], check_timeout=CONFIG.check_timeout).run().results
     assert (first.status, first.message) == (Status.ERROR, "the request budget of 5 requests is spent")
     assert (second.status, second.message) == (Status.SKIPPED, "the request budget of 5 is spent")
 
 
 def test_a_group_that_cannot_be_imported_is_one_error(ctx: ConformanceContext, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "conformance.groups.contract", None)
-    (result,) = Runner(ctx, ["contract"]).run().results
+    (result,) = Runner(ctx, ["contract"], check_timeout=CONFIG.check_timeout).run().results
     assert (result.id, result.status) == ("contract/load", Status.ERROR)
     assert "the contract group cannot run: conformance.groups.contract failed to load" in result.message
     assert "voxcontract[conformance]" in result.message
