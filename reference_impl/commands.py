@@ -24,10 +24,12 @@ CONFIGURED_KEY_NAME = "configured"
 
 @dataclass(frozen=True, slots=True)
 class ServerStart:
-    """A server ready to run, and the key made on its first start (shown once, stored nowhere in plain)."""
+    """A server ready to run, the model it loaded, and the key made on its first start (shown once, stored nowhere
+    in plain)."""
 
     app: ReferenceApp
     new_key: str | None
+    model: str
 
 
 def prepare_server(settings: ReferenceSettings) -> ServerStart:
@@ -40,7 +42,13 @@ def prepare_server(settings: ReferenceSettings) -> ServerStart:
     if keys.active_count() == 0:
         new_key, _ = keys.create(FIRST_KEY_NAME)
         logger.info("no API key yet: created key %r", FIRST_KEY_NAME)
-    return ServerStart(app=app, new_key=new_key)
+    return ServerStart(app=app, new_key=new_key, model=_model_description(app))
+
+
+def _model_description(app: ReferenceApp) -> str:
+    """``<model path> (<device>, <compute type>)``, as the banner shows it."""
+    engine = app.runtime.runner.pipeline.transcriber
+    return f"{engine.model_path} ({engine.device}, {engine.compute_type})"
 
 
 def run_worker(settings: ReferenceSettings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from voxcontract.cli import main
+from voxcontract.cli import COMMANDS_ENTRY_POINT_GROUP, main
 from voxcontract.spec import load_spec, spec_path, spec_text
 
 
@@ -93,3 +94,53 @@ def test_console_script_runs_from_another_directory(tmp_path: Path) -> None:
         [sys.executable, "-m", "voxcontract", "--version"], capture_output=True, text=True, check=True
     )
     assert version.stdout.startswith("voxcontract, version ")
+
+
+# --- the layers' commands, found through the voxcontract.commands entry points ----------------------------------------
+
+LAYER_COMMANDS = {"mock": "mockserver", "serve": "reference_impl", "worker": "reference_impl"}
+LAYER_COMMANDS |= {"keys": "reference_impl", "conformance": "conformance"}
+
+
+def run_python(code: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True)
+
+
+def without_module(module: str) -> str:
+    """A ``voxcontract`` process in which ``module`` cannot be imported, as when its extra is not installed."""
+    return f"import sys; sys.modules[{module!r}] = None; from voxcontract.cli import main; main()"
+
+
+def test_the_layers_register_their_commands() -> None:
+    registered = {point.name: point.module for point in entry_points(group=COMMANDS_ENTRY_POINT_GROUP)}
+    assert {name: module.partition(".")[0] for name, module in registered.items()} == LAYER_COMMANDS
+    listed = run("--help").output
+    for name in [*LAYER_COMMANDS, "lint", "docs", "diff", "spec"]:
+        assert f"\n  {name} " in listed, listed
+
+
+def test_core_commands_load_no_layer(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom voxcontract.cli import main\ntry:\n    main(['lint'])\nexcept SystemExit as exit:\n"
+        "    loaded = sorted({m.partition('.')[0] for m in sys.modules} & set(sys.argv[1:]))\n"
+        "    print(exit.code, loaded)"
+    )
+    result = run_python(code, *set(LAYER_COMMANDS.values()), cwd=tmp_path)
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+def test_a_missing_extra_is_named_not_a_traceback(tmp_path: Path) -> None:
+    result = run_python(without_module("sqlalchemy"), "keys", "list", "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "voxcontract keys needs the reference extra (pip install 'voxcontract[reference]')" in result.stderr
+    assert "no module named 'sqlalchemy'" in result.stderr
+
+
+def test_a_command_that_cannot_load_is_listed_and_refuses_with_the_reason(tmp_path: Path) -> None:
+    listed = run_python(without_module("httpx"), "--help", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "conformance  (unavailable) voxcontract conformance needs a dependency" in listed.stdout
+    refused = run_python(without_module("httpx"), "conformance", "--url", "http://127.0.0.1:9", cwd=tmp_path)
+    assert (refused.returncode, "Traceback" in refused.stderr) == (2, False), refused.stderr
+    assert "voxcontract conformance needs a dependency that is missing: no module named 'httpx'" in refused.stderr

@@ -42,7 +42,12 @@ def test_wheel_contains_packages_spec_and_markers(wheel: Path) -> None:
         assert f"{package}/py.typed" in names
     assert any(name.startswith("voxcontract/tools/templates/") for name in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "voxcontract = voxcontract.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "voxcontract = voxcontract.cli:main" in declared
+    # The layers' commands travel with the wheel; the core finds them there (voxcontract.cli imports no layer).
+    assert "[voxcontract.commands]" in declared
+    assert "serve = reference_impl.cli:serve [reference]" in declared
+    assert "mock = mockserver.cli:mock" in declared
 
 
 def test_installed_wheel_loads_its_own_spec_from_any_directory(wheel: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from mockserver import cli as mock_cli
 from tests.certificates import ThrowawayCA
 from voxcontract import cli
 from voxcontract.errors import ConfigError
@@ -196,7 +197,7 @@ def test_certificate_flags_reach_the_server_and_its_banner(
     monkeypatch: pytest.MonkeyPatch, certificate: ServerCertificate
 ) -> None:
     served: list[ServerCertificate | None] = []
-    monkeypatch.setattr(cli, "_serve", lambda app, host, port, level, tls=None: served.append(tls))
+    monkeypatch.setattr(mock_cli, "serve_app", lambda app, host, port, level, tls=None: served.append(tls))
     result = CliRunner().invoke(
         cli.main,
         ["mock", "--port", "9443", "--ssl-certfile", certificate.certfile, "--ssl-keyfile", certificate.keyfile],

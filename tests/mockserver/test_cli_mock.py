@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from mockserver import cli as mock_cli
 from voxcontract import cli
 
 
@@ -17,7 +18,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     def fake_serve(app: Any, host: str, port: int, log_level: str, certificate: Any = None) -> None:
         calls.append({"app": app, "host": host, "port": port, "log_level": log_level, "certificate": certificate})
 
-    monkeypatch.setattr(cli, "_serve", fake_serve)
+    monkeypatch.setattr(mock_cli, "serve_app", fake_serve)
     for name in ("SEED", "PORT", "API_KEYS", "CLOCK", "RATE_LIMIT", "DEFAULT_SCENARIO"):
         monkeypatch.delenv(f"VOXCONTRACT_{name}", raising=False)
     return calls
