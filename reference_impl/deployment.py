@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -47,12 +46,6 @@ def open_deployment(settings: ReferenceSettings) -> Deployment:
     database = make_engine(settings.effective_database_url)
     create_schema(database)
     sessions = make_sessions(database)
-    store = JobStore(
-        sessions,
-        max_attempts=settings.max_attempts,
-        max_running_jobs_per_key=settings.max_running_jobs_per_key,
-        file_ttl=timedelta(seconds=settings.file_ttl_seconds),
-        job_ttl=timedelta(seconds=settings.job_ttl_seconds),
-    )
+    store = JobStore.for_settings(sessions, settings)
     logger.debug("deployment opened: %s", settings.data_path)
     return Deployment(settings=settings, database=database, store=store, keys=KeyRing(sessions), media=media)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from reference_impl.db import File, Job, JobStatus, new_id, rowcount, utcnow
 from reference_impl.outbox import Outbox, add_event
+from reference_impl.settings import ReferenceSettings
 from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound
 
 __all__ = ["TRANSCRIPTION_FAILED", "JobCursor", "JobPage", "JobStore", "RemoveMedia"]
@@ -86,11 +87,12 @@ class JobStore:
         self,
         sessions: sessionmaker[Session],
         *,
-        max_attempts: int = 3,
-        max_running_jobs_per_key: int = 0,
-        file_ttl: timedelta = timedelta(days=7),
-        job_ttl: timedelta = timedelta(days=7),
+        max_attempts: int,
+        max_running_jobs_per_key: int,
+        file_ttl: timedelta,
+        job_ttl: timedelta,
     ) -> None:
+        # No defaults: they are ReferenceSettings' (see for_settings), set only there.
         self._sessions = sessions
         self.max_attempts = max_attempts
         self.max_running_jobs_per_key = max_running_jobs_per_key
@@ -98,6 +100,17 @@ class JobStore:
         self.job_ttl = job_ttl
         #: The webhook events of ended jobs (written in the job's own transaction).
         self.outbox = Outbox(sessions)
+
+    @classmethod
+    def for_settings(cls, sessions: sessionmaker[Session], settings: ReferenceSettings) -> JobStore:
+        """The store of a deployment: attempts, the running limit per key and retention as ``settings`` say."""
+        return cls(
+            sessions,
+            max_attempts=settings.max_attempts,
+            max_running_jobs_per_key=settings.max_running_jobs_per_key,
+            file_ttl=timedelta(seconds=settings.file_ttl_seconds),
+            job_ttl=timedelta(seconds=settings.job_ttl_seconds),
+        )
 
     # Files
 

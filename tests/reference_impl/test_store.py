@@ -3,6 +3,7 @@ idempotency, the claim/lease protocol, events, purging."""
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -16,6 +17,8 @@ from openapi_schema_validator import OAS30Validator
 from sqlalchemy import Engine, func, select
 
 from reference_impl.db import File, Job, JobStatus, create_schema, default_url, make_engine, make_sessions
+from reference_impl.deployment import open_deployment
+from reference_impl.settings import ReferenceSettings
 from reference_impl.store import TRANSCRIPTION_FAILED, JobStore
 from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound, ServiceUnavailable
 from voxcontract.spec import load_spec
@@ -51,7 +54,8 @@ class Stores:
         self.url = url
         self.engines: list[Engine] = []
 
-    def open(self, **options: Any) -> JobStore:
+    def open(self, **settings: Any) -> JobStore:
+        """A store as a deployment with ``settings`` opens it (no running limit per key unless they give one)."""
         engine = make_engine(self.url)
         create_schema(engine)
         self.engines.append(engine)
@@ -60,7 +64,11 @@ class Stores:
             for file_id, key_id in SEED_FILES.items():
                 if session.get(File, file_id) is None:
                     session.add(seed_file(file_id, key_id))
-        return JobStore(sessions, **options)
+        return JobStore.for_settings(sessions, store_settings(**settings))
+
+
+def store_settings(**settings: Any) -> ReferenceSettings:
+    return ReferenceSettings(**{"max_running_jobs_per_key": 0, **settings})
 
 
 def seed_file(file_id: str, key_id: str) -> File:
@@ -325,7 +333,7 @@ def test_two_workers_never_claim_the_same_job(stores: Stores) -> None:
 def _drain_in_process(url: str, worker_id: str) -> list[str]:
     engine = make_engine(url)
     try:
-        return drain(JobStore(make_sessions(engine)), worker_id)
+        return drain(JobStore.for_settings(make_sessions(engine), store_settings()), worker_id)
     finally:
         engine.dispose()
 
@@ -534,10 +542,11 @@ def test_purge_forgets_expired_files_and_ended_jobs(store: JobStore) -> None:
     assert store.purge_expired(removed, now=T0 + store.file_ttl) == [media.file_id]
     assert removed.removed == ["/m/a"]
     assert store.get_file("key_a", media.file_id) is None
+    assert store.get_job("key_a", ended.job_id) is not None  # kept for job_ttl (30 days), longer than file_ttl (7)
+    assert store.purge_expired(removed, now=T0 + store.job_ttl) == []
     assert store.get_job("key_a", ended.job_id) is None
     assert store.get_job("key_a", waiting.job_id) is not None
     assert store.outbox.event_for_job(ended.job_id) is None
-    assert store.purge_expired(removed, now=T0 + timedelta(days=30)) == []
 
 
 def test_an_ended_job_is_kept_for_its_own_retention_ttl(store: JobStore) -> None:
@@ -609,3 +618,24 @@ def test_an_expired_lease_frees_its_keys_running_slot(stores: Stores) -> None:
     assert store.claim_next("w2", 60, now=T0 + timedelta(seconds=30)) is None
     resumed = store.claim_next("w2", 60, now=T0 + timedelta(seconds=61))
     assert resumed is not None  # w1's lease ran out: its job (or the next) is claimable again
+
+
+# One home for the defaults
+
+
+def test_the_store_has_no_defaults_of_its_own() -> None:
+    parameters = inspect.signature(JobStore).parameters
+    assert {name for name, parameter in parameters.items() if parameter.default is not inspect.Parameter.empty} == set()
+
+
+def test_a_deployment_s_store_keeps_what_the_settings_say(tmp_path: Path) -> None:
+    settings = ReferenceSettings(data_dir=str(tmp_path))
+    deployment = open_deployment(settings)
+    try:
+        store = deployment.store
+        assert store.job_ttl == timedelta(seconds=settings.job_ttl_seconds) == timedelta(days=30)
+        assert store.file_ttl == timedelta(seconds=settings.file_ttl_seconds)
+        assert store.max_attempts == settings.max_attempts
+        assert store.max_running_jobs_per_key == settings.max_running_jobs_per_key
+    finally:
+        deployment.close()
