@@ -95,3 +95,61 @@ def test_reference_impl_modules_import_downwards_only() -> None:
                 if rank.get(target, -1) >= rank[module]:
                     violations.append(f"reference_impl.{module} imports reference_impl.{target} (line {node.lineno})")
     assert violations == []
+
+
+#: The core's modules (a subpackage counts as one) in ARCHITECTURE.md's order: each may import only earlier layers.
+#: ``""`` is the package itself (``__version__``).
+CORE_LAYERS: list[set[str]] = [
+    {"", "errors", "context"},
+    {"spec", "settings", "transcription"},
+    {"tls", "storage", "auth", "ratelimit", "webhooks", "problems", "media", "subtitles"},
+    {"middleware", "serving"},
+    {"asgi"},
+    {"api"},
+    {"tools"},
+    {"cli"},
+    {"__main__"},
+]
+
+
+def _core_unit(module: str) -> str:
+    """``voxcontract.middleware.auth`` → ``middleware``: the top-level module or subpackage of the core."""
+    return module.removeprefix("voxcontract").removeprefix(".").split(".")[0]
+
+
+def _core_imports(path: Path) -> set[tuple[str, int]]:
+    """(imported core module, line) for every import of ``path``, at module level or not."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {(alias.name, node.lineno) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from voxcontract import spec` imports the module voxcontract.spec; `import __version__`, the package.
+            found |= {(_module_or_package(node.module, alias.name), node.lineno) for alias in node.names}
+    return {(name, line) for name, line in found if name == "voxcontract" or name.startswith("voxcontract.")}
+
+
+def _module_or_package(package: str, name: str) -> str:
+    location = ROOT / "src" / Path(*package.split("."), name)
+    return f"{package}.{name}" if location.with_suffix(".py").is_file() or location.is_dir() else package
+
+
+def test_core_modules_import_leftwards_only() -> None:
+    rank = {unit: index for index, layer in enumerate(CORE_LAYERS) for unit in layer}
+    core = ROOT / "src" / "voxcontract"
+    violations = []
+    for path in sorted(core.rglob("*.py")):
+        unit = _core_unit(".".join(path.relative_to(core).with_suffix("").parts).removesuffix("__init__"))
+        assert unit in rank, f"voxcontract.{unit} is in no layer of CORE_LAYERS (and ARCHITECTURE.md)"
+        for name, line in _core_imports(path):
+            target = _core_unit(name)
+            if target != unit and rank.get(target, rank[unit]) >= rank[unit]:
+                violations.append(f"{path.relative_to(ROOT)}:{line} imports voxcontract.{target}")
+    assert violations == []
+
+
+def test_architecture_md_names_every_core_module() -> None:
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    unnamed = sorted(unit for layer in CORE_LAYERS for unit in layer - {"", "__main__"} if f"`{unit}`" not in text)
+    assert unnamed == []
