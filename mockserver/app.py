@@ -5,7 +5,8 @@
     MockApp
     ├── /__mock/...   admin API (mockserver.admin): no auth, no rate limit, not journaled
     └── everything else → JournalMiddleware → ContractApp (voxcontract.asgi: auth, rate limit, validation)
-                                                └── mockserver.api handlers over MockState
+                                                └── MockOperations (Prefer, scenarios) around the core's
+                                                    handlers (voxcontract.api) over MockBackend(MockState)
 
 The contract app's lifespan starts the webhook dispatcher (and its tick) and stops it on shutdown.
 """
@@ -20,12 +21,15 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.admin import ADMIN_PREFIX, AdminApi, create_admin_app
-from mockserver.api import build_operations
+from mockserver.backend import MockBackend
 from mockserver.engine import DeterministicTranscriber
 from mockserver.journal import JournalMiddleware
+from mockserver.operations import MockOperations
+from mockserver.prefer import CannedAnswers
 from mockserver.settings import MockSettings
 from mockserver.state import MockState
 from mockserver.webhooks import WebhookDispatcher
+from voxcontract.api import operation_table
 from voxcontract.asgi import ContractApp, create_contract_app
 from voxcontract.auth import StaticKeyResolver, key_fingerprint
 from voxcontract.ratelimit import RateLimiter
@@ -76,9 +80,10 @@ def create_app(settings: MockSettings | None = None) -> MockApp:
     dispatcher = WebhookDispatcher(state)
     limiter = RateLimiter(settings.rate_limit, settings.rate_limit_storage)
     document = load_spec()
+    backend = MockBackend(state, DeterministicTranscriber())
     public = create_contract_app(
         settings=settings,
-        operations=build_operations(state, DeterministicTranscriber(), document),
+        operations=MockOperations(state, CannedAnswers(document), operation_table(backend)),
         keys=StaticKeyResolver(settings.effective_api_keys),
         limiter=limiter,
         document=document,

@@ -1,21 +1,26 @@
-"""What the mock stores: files and jobs of a tenant, and how they render as the contract's ``File`` and ``Job``."""
+"""What the mock stores: files and jobs of a tenant, and the core's records they show as at a mock time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from mockserver.clock import format_timestamp
 from mockserver.lifecycle import JobStatus, Timeline
 from mockserver.scenarios import Scenario
-from voxcontract.transcription import Transcript
+from voxcontract.api import FileRecord, JobError, JobRecord
+from voxcontract.transcription import JobOptions, Transcript
 
-__all__ = ["FileRecord", "JobRecord"]
+__all__ = ["StoredFile", "StoredJob", "moment"]
+
+
+def moment(seconds: float) -> datetime:
+    """A mock time (seconds since the epoch) as the aware datetime the core's records hold."""
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 @dataclass(slots=True, kw_only=True)
-class FileRecord:
+class StoredFile:
     """An uploaded (or URL-derived) media file of one tenant."""
 
     file_id: str
@@ -30,21 +35,21 @@ class FileRecord:
     #: A job-stage scenario named at upload: it applies to every job started on the file.
     scenario: Scenario | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> FileRecord:
         """The contract's ``File``."""
-        return {
-            "file_id": self.file_id,
-            "filename": self.filename,
-            "content_type": self.content_type,
-            "size_bytes": self.size_bytes,
-            "duration_seconds": self.duration_seconds,
-            "created_at": format_timestamp(self.created_at),
-            "expires_at": None if self.expires_at is None else format_timestamp(self.expires_at),
-        }
+        return FileRecord(
+            file_id=self.file_id,
+            filename=self.filename,
+            content_type=self.content_type,
+            size_bytes=self.size_bytes,
+            duration_seconds=self.duration_seconds,
+            created_at=moment(self.created_at),
+            expires_at=None if self.expires_at is None else moment(self.expires_at),
+        )
 
 
 @dataclass(slots=True, kw_only=True)
-class JobRecord:
+class StoredJob:
     """A transcription job. Its status is computed from :attr:`timeline` and the mock clock on every read."""
 
     job_id: str
@@ -52,7 +57,7 @@ class JobRecord:
     #: Creation order, for newest-first listing and cursors.
     seq: int
     file_id: str
-    options: dict[str, Any]
+    options: JobOptions
     metadata: dict[str, str]
     timeline: Timeline
     #: What the job will hold once completed (computed at creation, revealed by the clock).
@@ -64,35 +69,27 @@ class JobRecord:
 
     @property
     def webhook_url(self) -> str | None:
-        url = self.options.get("webhook_url")
-        return url if isinstance(url, str) else None
+        return self.options.webhook_url
 
     def status(self, now: float) -> JobStatus:
         return self.timeline.status(now)
 
-    def to_dict(self, now: float) -> dict[str, Any]:
-        """The contract's ``Job`` as it stands at mock time ``now``."""
+    def record(self, now: float) -> JobRecord:
+        """The contract's ``Job`` as it stands at mock time ``now``, with the polling hint of its timeline."""
         timeline = self.timeline
         status = timeline.status(now)
-        body: dict[str, Any] = {
-            "job_id": self.job_id,
-            "status": status,
-            "progress": _number(timeline.progress(now)),
-            "file_id": self.file_id,
-            "created_at": format_timestamp(timeline.created),
-            "updated_at": format_timestamp(timeline.updated_at(now)),
-        }
-        if status == "completed":
-            body["completed_at"] = body["updated_at"]
-        body["options"] = self.options
-        body["metadata"] = self.metadata
-        if status == "completed" and self.transcript is not None:
-            body.update(self.transcript.job_fields())
-        elif status == "failed":
-            body["error"] = {"code": "transcription_failed", "message": self.failure_message}
-        return body
-
-
-def _number(value: float) -> float | int:
-    """0 and 1 as integers, as the contract's examples write them."""
-    return int(value) if value.is_integer() else value
+        updated_at = moment(timeline.updated_at(now))
+        return JobRecord(
+            job_id=self.job_id,
+            status=status,
+            progress=timeline.progress(now),
+            file_id=self.file_id,
+            created_at=moment(timeline.created),
+            updated_at=updated_at,
+            completed_at=updated_at if status == "completed" else None,
+            options=self.options,
+            metadata=self.metadata,
+            transcript=self.transcript,
+            error=JobError("transcription_failed", self.failure_message) if status == "failed" else None,
+            retry_after=timeline.retry_after(now),
+        )

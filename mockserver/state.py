@@ -8,24 +8,23 @@ which runs before every request and on the webhook dispatcher's tick.
 from __future__ import annotations
 
 import base64
-import hashlib
+import dataclasses
 import heapq
-import json
 import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from mockserver.clock import MockClock, parse_timestamp
 from mockserver.ids import IdFactory, derive_bytes
 from mockserver.journal import Journal
 from mockserver.lifecycle import JobStatus, Timeline
 from mockserver.media import MediaStore
-from mockserver.records import FileRecord, JobRecord
+from mockserver.records import StoredFile, StoredJob
 from mockserver.scenarios import Scenario, get_scenario
 from mockserver.settings import MockSettings
-from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound
+from voxcontract.api import Idempotency, JobRecord, not_found
+from voxcontract.errors import FileInUse, IdempotencyKeyReused
 from voxcontract.webhooks import SECRET_PREFIX
 
 __all__ = ["FILE_LIFETIME_SECONDS", "IDEMPOTENCY_SECONDS", "MockState"]
@@ -39,14 +38,15 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 #: Seconds before an expired file that a job still needs is looked at again.
 _RECHECK_SECONDS = 60.0
 
-TerminalListener = Callable[[JobRecord], None]
+TerminalListener = Callable[[StoredJob], None]
 
 
 @dataclass(slots=True)
 class _IdempotentRequest:
     fingerprint: str
     job_id: str
-    snapshot: dict[str, Any]
+    #: The job as first answered, replayed once the job itself is gone.
+    snapshot: JobRecord
     expires_at: float
 
 
@@ -59,8 +59,8 @@ class MockState:
         self.ids = IdFactory(settings.seed)
         self.media = MediaStore()
         self.journal = Journal()
-        self.files: dict[str, FileRecord] = {}
-        self.jobs: dict[str, JobRecord] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.jobs: dict[str, StoredJob] = {}
         self.default_scenario = _scenario_or_none(settings.default_scenario)
         self._idempotency: dict[tuple[str, str], _IdempotentRequest] = {}
         self._expiries: list[tuple[float, int, str]] = []
@@ -83,7 +83,7 @@ class MockState:
         """Announce the jobs that ended by now, then drop what expired by now."""
         now = self.now()
         for job in self._pop_due(self._job_ends, now):
-            if isinstance(job, JobRecord):
+            if isinstance(job, StoredJob):
                 for listener in self._terminal_listeners:
                     listener(job)
         for record in self._pop_due(self._expiries, now):
@@ -91,15 +91,19 @@ class MockState:
 
     # --- files -------------------------------------------------------------------------------------------------
 
-    def add_file(self, record: FileRecord) -> None:
+    def add_file(self, record: StoredFile) -> None:
         self.files[record.file_id] = record
         if record.expires_at is not None:
             heapq.heappush(self._expiries, (record.expires_at, self.next_seq(), record.file_id))
 
-    def get_file(self, tenant: str, file_id: str) -> FileRecord:
+    def find_file(self, tenant: str, file_id: str) -> StoredFile | None:
         record = self.files.get(file_id)
-        if record is None or record.tenant != tenant:
-            raise NotFound(f"No file {file_id} for this API key.")
+        return record if record is not None and record.tenant == tenant else None
+
+    def get_file(self, tenant: str, file_id: str) -> StoredFile:
+        record = self.find_file(tenant, file_id)
+        if record is None:
+            raise not_found("file", file_id)
         return record
 
     def delete_file(self, tenant: str, file_id: str) -> None:
@@ -121,7 +125,7 @@ class MockState:
 
     # --- jobs --------------------------------------------------------------------------------------------------
 
-    def add_job(self, record: JobRecord) -> None:
+    def add_job(self, record: StoredJob) -> None:
         self.jobs[record.job_id] = record
         ends_at = record.timeline.ends_at
         if ends_at is not None and record.webhook_url:
@@ -129,16 +133,20 @@ class MockState:
         if record.expires_at is not None:
             heapq.heappush(self._expiries, (record.expires_at, record.seq, record.job_id))
 
-    def get_job(self, tenant: str, job_id: str) -> JobRecord:
+    def find_job(self, tenant: str, job_id: str) -> StoredJob | None:
         record = self.jobs.get(job_id)
-        if record is None or record.tenant != tenant:
-            raise NotFound(f"No job {job_id} for this API key.")
+        return record if record is not None and record.tenant == tenant else None
+
+    def get_job(self, tenant: str, job_id: str) -> StoredJob:
+        record = self.find_job(tenant, job_id)
+        if record is None:
+            raise not_found("job", job_id)
         return record
 
     def delete_job(self, tenant: str, job_id: str) -> None:
         del self.jobs[self.get_job(tenant, job_id).job_id]
 
-    def purge_job(self, record: JobRecord) -> None:
+    def purge_job(self, record: StoredJob) -> None:
         """Delete a job together with its media (retention: expiry, delete after retrieval); the media stays while
         another queued or processing job needs it."""
         media = self.files.get(record.file_id)
@@ -161,10 +169,10 @@ class MockState:
 
     def list_jobs(
         self, tenant: str, *, status: JobStatus | None, before_seq: int | None, limit: int
-    ) -> tuple[list[JobRecord], bool]:
+    ) -> tuple[list[StoredJob], bool]:
         """A tenant's jobs, newest first, older than ``before_seq``; and whether more follow."""
         now = self.now()
-        page: list[JobRecord] = []
+        page: list[StoredJob] = []
         # Jobs are inserted in creation order, so reversed insertion order is newest first.
         for job in reversed(self.jobs.values()):
             if job.tenant != tenant or (before_seq is not None and job.seq >= before_seq):
@@ -178,22 +186,28 @@ class MockState:
 
     # --- idempotency -------------------------------------------------------------------------------------------
 
-    def idempotent_job(self, tenant: str, key: str, body: Any) -> dict[str, Any] | None:
+    def idempotent_job(self, tenant: str, idempotency: Idempotency) -> JobRecord | None:
         """The job an earlier request with this key and body created (as it is now, or as it was answered).
 
         None for a new key; :class:`IdempotencyKeyReused` for a known key with another body.
         """
-        entry = self._idempotency.get((tenant, key))
+        entry = self._idempotency.get((tenant, idempotency.key))
         if entry is None or entry.expires_at <= self.now():
             return None
-        if entry.fingerprint != _fingerprint(body):
+        if entry.fingerprint != idempotency.fingerprint:
             raise IdempotencyKeyReused("This Idempotency-Key was used with a different request body.")
         job = self.jobs.get(entry.job_id)
-        return job.to_dict(self.now()) if job is not None else entry.snapshot
+        return job.record(self.now()) if job is not None else entry.snapshot
 
-    def remember_idempotent(self, tenant: str, key: str, body: Any, job: JobRecord) -> None:
-        self._idempotency[(tenant, key)] = _IdempotentRequest(
-            _fingerprint(body), job.job_id, job.to_dict(self.now()), self.now() + IDEMPOTENCY_SECONDS
+    def remember_idempotent(self, tenant: str, idempotency: Idempotency, job: StoredJob) -> None:
+        snapshot = job.record(self.now())
+        # Replayed once the job is gone: poll again in a second while it was still running when first answered.
+        retry_after = 1 if snapshot.status in ("queued", "processing") else None
+        self._idempotency[(tenant, idempotency.key)] = _IdempotentRequest(
+            idempotency.fingerprint,
+            job.job_id,
+            dataclasses.replace(snapshot, retry_after=retry_after),
+            self.now() + IDEMPOTENCY_SECONDS,
         )
 
     # --- tenants' secrets, reset -------------------------------------------------------------------------------
@@ -222,15 +236,15 @@ class MockState:
 
     # --- internals ---------------------------------------------------------------------------------------------
 
-    def _pop_due(self, heap: list[tuple[float, int, str]], now: float) -> Iterator[FileRecord | JobRecord]:
+    def _pop_due(self, heap: list[tuple[float, int, str]], now: float) -> Iterator[StoredFile | StoredJob]:
         while heap and heap[0][0] <= now:
             _, _, record_id = heapq.heappop(heap)
             record = self.jobs.get(record_id) or self.files.get(record_id)
             if record is not None:
                 yield record
 
-    def _expire(self, record: FileRecord | JobRecord) -> None:
-        if isinstance(record, FileRecord):
+    def _expire(self, record: StoredFile | StoredJob) -> None:
+        if isinstance(record, StoredFile):
             if self.jobs_using(record.file_id):  # kept for its job: look again a minute later
                 heapq.heappush(self._expiries, (self.now() + _RECHECK_SECONDS, self.next_seq(), record.file_id))
                 return
@@ -240,7 +254,7 @@ class MockState:
         logger.info("job %s expired (retention.ttl_seconds)", record.job_id)
         self.purge_job(record)
 
-    def _drop_file(self, record: FileRecord) -> None:
+    def _drop_file(self, record: StoredFile) -> None:
         self.media.delete(record.file_id)  # first: when it fails, the record stays and a retry completes
         self.files.pop(record.file_id, None)
 
@@ -250,13 +264,8 @@ def _end(timeline: Timeline) -> float:
     return math.inf if ends_at is None else ends_at
 
 
-def _ended(job: JobRecord, now: float) -> bool:
+def _ended(job: StoredJob, now: float) -> bool:
     return job.status(now) in ("completed", "failed")
-
-
-def _fingerprint(body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _scenario_or_none(name: str | None) -> Scenario | None:

@@ -22,10 +22,11 @@ import httpx
 
 from mockserver.clock import format_timestamp
 from mockserver.ids import derive_bytes
-from mockserver.records import JobRecord
+from mockserver.records import StoredJob
 from mockserver.scenarios import Scenario
 from mockserver.state import MockState
 from voxcontract import __version__
+from voxcontract.api import job_document
 from voxcontract.tls import client_ssl_context
 from voxcontract.webhooks import WebhookSigner
 
@@ -133,12 +134,16 @@ class WebhookDispatcher:
                 logger.exception("webhook tick failed")
             await asyncio.sleep(TICK_SECONDS)
 
-    def _create_event(self, job: JobRecord) -> None:
+    def _create_event(self, job: StoredJob) -> None:
         ends_at = job.timeline.ends_at
         if job.webhook_url is None or ends_at is None:
             return
         event_type = f"transcription.{job.timeline.final_status}"
-        payload = {"type": event_type, "timestamp": format_timestamp(ends_at), "data": job.to_dict(ends_at)}
+        payload = {
+            "type": event_type,
+            "timestamp": format_timestamp(ends_at),
+            "data": job_document(job.record(ends_at)),
+        }
         delivery = Delivery(
             event_id=self.state.ids.next("event"),
             job_id=job.job_id,

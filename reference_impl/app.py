@@ -4,7 +4,7 @@
 
     ReferenceApp (ContractApp: request id, Allow, Connexion with auth, rate limit, validation)
     ├── StreamingUploadMiddleware   multipart POST /v1/upload streamed to disk (before Connexion's validator)
-    └── reference_impl.api handlers over the deployment (JobStore, KeyRing, MediaStore)
+    └── the core's handlers (voxcontract.api) over ReferenceBackend: the deployment (JobStore, KeyRing, MediaStore)
 
 The lifespan starts this process's :class:`~reference_impl.worker.WorkerRuntime` (a Huey consumer with
 ``settings.workers`` job threads, and the maintenance round) and stops it on shutdown.
@@ -19,12 +19,13 @@ from typing import Any
 
 import anyio.to_thread
 
-from reference_impl.api import FilesApi, build_operations
+from reference_impl.backend import ReferenceBackend
 from reference_impl.deployment import Deployment, open_deployment
 from reference_impl.pipeline import TranscriptionPipeline, build_pipeline
 from reference_impl.settings import ReferenceSettings
 from reference_impl.uploads import StreamingUploadMiddleware
 from reference_impl.worker import WorkerRuntime
+from voxcontract.api import operation_table
 from voxcontract.asgi import ContractApp, create_contract_app
 from voxcontract.ratelimit import RateLimiter
 from voxcontract.spec import load_spec
@@ -61,19 +62,19 @@ def create_app(
     deployment = deployment or open_deployment(settings)
     pipeline = pipeline or build_pipeline(settings)
     runtime = WorkerRuntime(deployment, pipeline, workers=settings.workers)
-    files = FilesApi(deployment)
 
     async def announce(job_id: str) -> None:
         await anyio.to_thread.run_sync(runtime.queue.announce, job_id)
 
+    backend = ReferenceBackend(deployment, pipeline, announce)
     public = create_contract_app(
         settings=settings,
-        operations=build_operations(deployment, pipeline, announce, files).__getitem__,
+        operations=operation_table(backend).__getitem__,
         keys=deployment.keys,
         limiter=RateLimiter(settings.rate_limit, settings.rate_limit_storage),
         document=load_spec(),
         lifespan=_lifespan(runtime),
-        middlewares=[(StreamingUploadMiddleware, {"files": files, "max_bytes": settings.max_upload_bytes})],
+        middlewares=[(StreamingUploadMiddleware, {"backend": backend, "max_bytes": settings.max_upload_bytes})],
     )
     return ReferenceApp(settings=settings, deployment=deployment, runtime=runtime, public=public)
 

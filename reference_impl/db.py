@@ -31,6 +31,10 @@ from sqlalchemy import create_engine as _create_engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from voxcontract.api import FileRecord, JobError, JobRecord, rfc3339
+from voxcontract.api import JobStatus as ApiJobStatus
+from voxcontract.transcription import JobOptions, Transcript
+
 __all__ = [
     "DB_FILENAME",
     "ApiKey",
@@ -44,8 +48,8 @@ __all__ = [
     "WebhookEvent",
     "create_schema",
     "default_url",
-    "file_document",
-    "job_document",
+    "file_record",
+    "job_record",
     "make_engine",
     "make_sessions",
     "new_id",
@@ -58,6 +62,8 @@ DB_FILENAME = "voxcontract.db"
 _BUSY_TIMEOUT_MS = 10_000
 _ID_ALPHABET = string.ascii_letters + string.digits
 _ID_LENGTH = 20
+#: Seconds a client should wait before polling a queued or processing job again.
+_RETRY_AFTER = 1
 
 
 class JobStatus:
@@ -217,43 +223,37 @@ def rowcount(session: Session, statement: Executable) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def rfc3339(moment: datetime) -> str:
-    """A timestamp as the contract writes it: RFC 3339, UTC, milliseconds, ``Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def job_record(job: Job) -> JobRecord:
+    """The job as the contract's ``Job`` (``GET /v1/status/{job_id}``, webhook ``data``): the stored options and
+    result read back into their types; poll again in a second while it is queued or processing."""
+    failed = job.status == JobStatus.FAILED
+    return JobRecord(
+        job_id=job.job_id,
+        status=cast("ApiJobStatus", job.status),
+        progress=job.progress,
+        file_id=job.file_id,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        completed_at=job.completed_at,
+        options=JobOptions.from_document(job.options),
+        metadata=job.metadata_,
+        transcript=Transcript.from_job_fields(job.result) if job.result else None,
+        error=JobError(job.error_code or "internal_error", job.error_message or "") if failed else None,
+        retry_after=_RETRY_AFTER if job.status in (JobStatus.QUEUED, JobStatus.PROCESSING) else None,
+    )
 
 
-def job_document(job: Job) -> dict[str, Any]:
-    """The job as the contract's ``Job`` schema shows it (``GET /v1/status/{job_id}``, webhook ``data``)."""
-    document: dict[str, Any] = {
-        "job_id": job.job_id,
-        "status": job.status,
-        "progress": job.progress,
-        "file_id": job.file_id,
-        "created_at": rfc3339(job.created_at),
-        "updated_at": rfc3339(job.updated_at),
-        "options": job.options,
-        "metadata": job.metadata_,
-    }
-    if job.completed_at is not None:
-        document["completed_at"] = rfc3339(job.completed_at)
-    if job.status == JobStatus.COMPLETED and job.result:
-        document.update(job.result)
-    if job.status == JobStatus.FAILED:
-        document["error"] = {"code": job.error_code or "internal_error", "message": job.error_message or ""}
-    return document
-
-
-def file_document(record: File) -> dict[str, Any]:
-    """The file as the contract's ``File`` schema shows it."""
-    return {
-        "file_id": record.file_id,
-        "filename": record.filename,
-        "content_type": record.content_type,
-        "size_bytes": record.size_bytes,
-        "duration_seconds": record.duration_seconds,
-        "created_at": rfc3339(record.created_at),
-        "expires_at": rfc3339(record.expires_at),
-    }
+def file_record(record: File) -> FileRecord:
+    """The file as the contract's ``File``."""
+    return FileRecord(
+        file_id=record.file_id,
+        filename=record.filename,
+        content_type=record.content_type,
+        size_bytes=record.size_bytes,
+        duration_seconds=record.duration_seconds,
+        created_at=record.created_at,
+        expires_at=record.expires_at,
+    )
 
 
 def default_url(data_dir: str | Path) -> str:

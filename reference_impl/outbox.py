@@ -20,11 +20,12 @@ from reference_impl.db import (
     JobStatus,
     WebhookAttempt,
     WebhookEvent,
-    job_document,
+    job_record,
     rfc3339,
     rowcount,
     utcnow,
 )
+from voxcontract.api import job_document
 from voxcontract.webhooks import new_event_id
 
 __all__ = ["Outbox", "add_event"]
@@ -48,7 +49,7 @@ def add_event(session: Session, job: Job, now: datetime) -> WebhookEvent | None:
         key_id=job.key_id,
         url=str(url),
         event_type=event_type,
-        payload={"type": event_type, "timestamp": rfc3339(now), "data": job_document(job)},
+        payload={"type": event_type, "timestamp": rfc3339(now), "data": job_document(job_record(job))},
         state=EventState.PENDING,
         next_attempt_at=now,
         created_at=now,

@@ -5,7 +5,7 @@ so a 100 MB upload would cost 100 MB or more of RAM per request. This middleware
 limiting and before validation: it parses the body as it arrives (``python-multipart``), writes the one ``file``
 part straight into the media directory, counts bytes against the size limit while reading, and validates the form
 as the contract's ``UploadForm`` says (one ``file`` part with a filename, nothing else). The stored file then goes
-through the same probe and record as a URL upload (:meth:`reference_impl.api.files.FilesApi.keep_upload`).
+through the same probe and record as a URL upload (:meth:`reference_impl.backend.ReferenceBackend.keep_upload`).
 
 Whatever the body's shape, it is a 4xx: a boundary python-multipart refuses (longer than 256 characters), a part
 head longer than :data:`MAX_PART_HEAD_BYTES`, a body cut short. A client that disconnects mid-upload raises
@@ -28,7 +28,9 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reference_impl.api.files import FilesApi
+from reference_impl.backend import ReferenceBackend
+from reference_impl.db import file_record
+from voxcontract.api import file_created
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, MalformedBody, PayloadTooLarge
 from voxcontract.middleware.auth import PRINCIPAL_SCOPE_KEY
@@ -64,9 +66,9 @@ def _check_part_head(state: _Part) -> None:
 class StreamingUploadMiddleware:
     """Answers multipart ``POST /v1/upload`` itself; everything else passes through."""
 
-    def __init__(self, app: ASGIApp, *, files: FilesApi, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, backend: ReferenceBackend, max_bytes: int) -> None:
         self.app = app
-        self.files = files
+        self.backend = backend
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,9 +79,9 @@ class StreamingUploadMiddleware:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             raise PayloadTooLarge(f"Uploads are limited to {self.max_bytes} bytes.")
-        incoming, size, filename = await _MultipartReader(self.files, scope, receive, self.max_bytes).read()
-        record = await self.files.keep_upload(principal.key_id, incoming, size, filename)
-        body, status, headers = FilesApi.created(record)
+        incoming, size, filename = await _MultipartReader(self.backend, scope, receive, self.max_bytes).read()
+        record = await self.backend.keep_upload(principal.key_id, incoming, size, filename)
+        body, status, headers = file_created(file_record(record))
         await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
 
 
@@ -93,8 +95,8 @@ def _is_multipart_upload(scope: Scope) -> bool:
 class _MultipartReader:
     """Reads one upload form from ``receive`` into an incoming media file."""
 
-    def __init__(self, files: FilesApi, scope: Scope, receive: Receive, max_bytes: int) -> None:
-        self.media = files.deployment.media
+    def __init__(self, backend: ReferenceBackend, scope: Scope, receive: Receive, max_bytes: int) -> None:
+        self.media = backend.media
         self.receive = receive
         self.max_bytes = max_bytes
         self.boundary = _boundary(scope)

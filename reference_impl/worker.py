@@ -37,7 +37,7 @@ from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.queue import JobQueue, make_huey
 from reference_impl.store import TRANSCRIPTION_FAILED
 from voxcontract.errors import ProblemError
-from voxcontract.transcription import TranscriptionOptions
+from voxcontract.transcription import JobOptions
 
 __all__ = [
     "PROCESSING_TIMEOUT",
@@ -165,7 +165,7 @@ class JobRunner:
         progress.deadline = started + allowed
         try:
             transcript = self.pipeline.transcribe(
-                Path(media.path), TranscriptionOptions.from_job_options(job.options), progress.update
+                Path(media.path), JobOptions.from_document(job.options).transcription(), progress.update
             )
         except JobCancelled:
             logger.info("job %s: stopped, it was deleted or taken over", job.job_id)

@@ -15,13 +15,14 @@ from voxcontract.errors import BadRequest
 
 __all__ = [
     "MAX_METADATA_KEY_LENGTH",
+    "JobOptions",
+    "Retention",
     "Segment",
     "Transcriber",
     "Transcript",
     "TranscriptionOptions",
     "Word",
     "job_metadata",
-    "job_options",
     "metadata_key_fits",
 ]
 
@@ -34,16 +35,6 @@ class TranscriptionOptions:
     timestamps: TimestampGranularity = "segment"
     diarization: bool = False
     speakers_expected: int | None = None
-
-    @classmethod
-    def from_job_options(cls, options: Mapping[str, Any]) -> TranscriptionOptions:
-        """The engine's part of a job's ``JobOptions`` (see :func:`job_options`)."""
-        return cls(
-            language=options["language"],
-            timestamps=options["timestamps"],
-            diarization=options["diarization"],
-            speakers_expected=options["speakers_expected"],
-        )
 
 
 #: The longest metadata key (the contract's ``Metadata.x-voxscriber-max-key-length``; values are bounded by the schema).
@@ -71,20 +62,67 @@ def metadata_key_fits(key: str) -> bool:
     return 1 <= len(key) <= MAX_METADATA_KEY_LENGTH
 
 
-def job_options(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The contract's ``JobOptions`` of a ``POST /v1/transcribe`` body: the request's options, defaults filled in."""
-    retention = body.get("retention") or {}
-    return {
-        "language": body.get("language", "auto"),
-        "timestamps": body.get("timestamps", "segment"),
-        "diarization": bool(body.get("diarization", False)),
-        "speakers_expected": body.get("speakers_expected"),
-        "webhook_url": body.get("webhook_url"),
-        "retention": {
-            "delete_after_retrieval": bool(retention.get("delete_after_retrieval", False)),
-            "ttl_seconds": retention.get("ttl_seconds"),
-        },
-    }
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """The contract's ``Retention``: what happens to a job (and its media) once it ended."""
+
+    delete_after_retrieval: bool = False
+    ttl_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """The contract's ``JobOptions``: a ``POST /v1/transcribe`` request's options, defaults filled in.
+
+    One typed value from the request to the worker; :meth:`to_document` is both its rendering in the ``Job``
+    document and the form a server stores (:meth:`from_document` reads that back).
+    """
+
+    language: str = "auto"
+    timestamps: TimestampGranularity = "segment"
+    diarization: bool = False
+    speakers_expected: int | None = None
+    webhook_url: str | None = None
+    retention: Retention = field(default_factory=Retention)
+
+    @classmethod
+    def from_document(cls, body: Mapping[str, Any]) -> JobOptions:
+        """The options of a request body (schema-valid), or of a stored :meth:`to_document`."""
+        retention = body.get("retention") or {}
+        return cls(
+            language=body.get("language", "auto"),
+            timestamps=body.get("timestamps", "segment"),
+            diarization=bool(body.get("diarization", False)),
+            speakers_expected=body.get("speakers_expected"),
+            webhook_url=body.get("webhook_url"),
+            retention=Retention(
+                delete_after_retrieval=bool(retention.get("delete_after_retrieval", False)),
+                ttl_seconds=retention.get("ttl_seconds"),
+            ),
+        )
+
+    def to_document(self) -> dict[str, Any]:
+        """The contract's ``JobOptions`` object (every field, defaults included)."""
+        return {
+            "language": self.language,
+            "timestamps": self.timestamps,
+            "diarization": self.diarization,
+            "speakers_expected": self.speakers_expected,
+            "webhook_url": self.webhook_url,
+            "retention": {
+                "delete_after_retrieval": self.retention.delete_after_retrieval,
+                "ttl_seconds": self.retention.ttl_seconds,
+            },
+        }
+
+    def transcription(self, language: str | None = None) -> TranscriptionOptions:
+        """What the engine needs of these options (``language`` replaces the asked one, e.g. once detected)."""
+        return TranscriptionOptions(
+            language=language or self.language,
+            timestamps=self.timestamps,
+            diarization=self.diarization,
+            speakers_expected=self.speakers_expected,
+        )
 
 
 @dataclass(frozen=True, slots=True)

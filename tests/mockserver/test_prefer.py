@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.api.prefer import CannedAnswers, Preferences, parse_prefer
+from mockserver.prefer import CannedAnswers, Preferences, parse_prefer
 from voxcontract.spec import load_spec
 
 

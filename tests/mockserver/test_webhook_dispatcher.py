@@ -9,10 +9,11 @@ from collections.abc import Callable
 import httpx
 
 from mockserver.lifecycle import Timeline
-from mockserver.records import JobRecord
+from mockserver.records import StoredJob
 from mockserver.settings import MockSettings
 from mockserver.state import MockState
 from mockserver.webhooks import WebhookDispatcher
+from voxcontract.transcription import JobOptions
 from voxcontract.webhooks import WebhookSigner
 
 
@@ -30,13 +31,13 @@ def setup(
     return state, WebhookDispatcher(state, transport=httpx.MockTransport(answer)), seen
 
 
-def add_job(state: MockState) -> JobRecord:
-    job = JobRecord(
+def add_job(state: MockState) -> StoredJob:
+    job = StoredJob(
         job_id=state.ids.next("job"),
         tenant="key_t",
         seq=state.next_seq(),
         file_id="file_00000000",
-        options={"webhook_url": "https://hooks.test/h"},
+        options=JobOptions(webhook_url="https://hooks.test/h"),
         metadata={},
         timeline=Timeline(created=state.now(), processing_time=0.0, fails=True),
         transcript=None,

@@ -1,4 +1,6 @@
-"""Every public operation goes through one wrapper: refresh the state, honour ``Prefer``, apply request scenarios.
+"""What only the mock does, wrapped around the core's handlers: refresh the state, honour ``Prefer``, apply request
+scenarios. The handlers themselves are the core's (:func:`voxcontract.api.operation_table` over
+:class:`mockserver.backend.MockBackend`); :class:`MockOperations` decorates each entry of that table.
 
 The order, per request: the clock-driven state is refreshed (jobs that ended announce their webhooks, expired data
 goes); an unknown ``Prefer: scenario`` is a 400; ``Prefer: code=`` / ``example=`` answers a canned example with no
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -17,15 +19,14 @@ from typing import Any
 from connexion.context import scope as connexion_scope
 from starlette.datastructures import Headers
 
-from mockserver.api.prefer import CannedAnswers, Preferences, parse_prefer
+from mockserver.prefer import CannedAnswers, Preferences, parse_prefer
 from mockserver.scenarios import Scenario, get_scenario, scenario_error
 from mockserver.state import MockState
+from voxcontract.api import Handler
 from voxcontract.context import current_context
 from voxcontract.problems import problem_instance
 
-__all__ = ["OperationTable", "RequestView", "current_request"]
-
-Handler = Callable[..., Any]
+__all__ = ["MockOperations", "RequestView", "current_request"]
 
 _RATE_LIMIT_STATE = re.compile(r";r=\d+;t=\d+$")
 
@@ -52,12 +53,12 @@ _current: ContextVar[RequestView] = ContextVar("mock_request")
 
 
 def current_request() -> RequestView:
-    """The running request's view (only inside a handler called through :class:`OperationTable`)."""
+    """The running request's view (only inside a handler called through :class:`MockOperations`)."""
     return _current.get()
 
 
-class OperationTable:
-    """The resolver handed to the core's app factory: operationId → the wrapped handler."""
+class MockOperations:
+    """The resolver handed to the core's app factory: operationId → the core's handler, wrapped."""
 
     def __init__(self, state: MockState, canned: CannedAnswers, handlers: Mapping[str, Handler]) -> None:
         self.state = state
