@@ -22,17 +22,7 @@ from reference_impl.deployment import Deployment
 from reference_impl.net import check_url, fetch_to_file
 from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.store import JobCursor
-from voxcontract.api import (
-    CursorPosition,
-    FileRecord,
-    Idempotency,
-    JobPage,
-    JobQuery,
-    JobRecord,
-    JobRequest,
-    Upload,
-    invalid_cursor,
-)
+from voxcontract import api
 from voxcontract.errors import ProblemError, UrlFetchFailed
 from voxcontract.media import MediaInfo, clean_filename, filename_from_url, probe
 from voxcontract.storage import storage_errors
@@ -72,7 +62,7 @@ class ReferenceBackend:
 
     # --- files -------------------------------------------------------------------------------------------------
 
-    async def store_upload(self, key_id: str, upload: Upload) -> FileRecord:
+    async def store_upload(self, key_id: str, upload: api.Upload) -> api.FileRecord:
         incoming, size = self.media.new_incoming(), 0
         try:
             with storage_errors("nothing was kept"):
@@ -85,7 +75,7 @@ class ReferenceBackend:
             raise
         return file_record(await self.keep_upload(key_id, incoming, size, upload.filename))
 
-    async def store_url(self, key_id: str, url: str, filename: str | None) -> FileRecord:
+    async def store_url(self, key_id: str, url: str, filename: str | None) -> api.FileRecord:
         incoming = self.media.new_incoming()
         with storage_errors("nothing was kept"):
             result = await fetch_to_file(url, incoming, self.settings.network_policy())
@@ -121,7 +111,7 @@ class ReferenceBackend:
             path=str(path),
         )
 
-    async def get_file(self, key_id: str, file_id: str) -> FileRecord | None:
+    async def get_file(self, key_id: str, file_id: str) -> api.FileRecord | None:
         record = await anyio.to_thread.run_sync(self.store.get_file, key_id, file_id)
         return None if record is None else file_record(record)
 
@@ -133,11 +123,13 @@ class ReferenceBackend:
 
     # --- jobs --------------------------------------------------------------------------------------------------
 
-    async def replay_job(self, key_id: str, idempotency: Idempotency) -> JobRecord | None:
+    async def replay_job(self, key_id: str, idempotency: api.Idempotency) -> api.JobRecord | None:
         job = await anyio.to_thread.run_sync(self.store.replay, key_id, idempotency.key, idempotency.fingerprint)
         return None if job is None else job_record(job)
 
-    async def create_job(self, key_id: str, request: JobRequest, idempotency: Idempotency | None) -> JobRecord:
+    async def create_job(
+        self, key_id: str, request: api.JobRequest, idempotency: api.Idempotency | None
+    ) -> api.JobRecord:
         self.pipeline.check(request.options.transcription())
         if request.options.webhook_url:
             await self._check_webhook_url(request.options.webhook_url)
@@ -167,18 +159,18 @@ class ReferenceBackend:
         except UrlFetchFailed as exc:
             logger.info("webhook URL accepted, not resolvable now (%s)", exc.detail)
 
-    async def get_job(self, key_id: str, job_id: str) -> JobRecord | None:
+    async def get_job(self, key_id: str, job_id: str) -> api.JobRecord | None:
         job = await anyio.to_thread.run_sync(self.store.get_job, key_id, job_id)
         return None if job is None else job_record(job)
 
-    async def list_jobs(self, key_id: str, query: JobQuery) -> JobPage:
+    async def list_jobs(self, key_id: str, query: api.JobQuery) -> api.JobPage:
         before = None if query.after is None else _job_cursor(query.after)
         page = await anyio.to_thread.run_sync(
             lambda: self.store.list_jobs(key_id, status=query.status, limit=query.limit, before=before)
         )
         end = page.next_cursor
         position = None if end is None else {"t": end.created_at.isoformat(), "j": end.job_id}
-        return JobPage(tuple(job_record(job) for job in page.jobs), position)
+        return api.JobPage(tuple(job_record(job) for job in page.jobs), position)
 
     async def delete_job(self, key_id: str, job_id: str) -> bool:
         deleted = await anyio.to_thread.run_sync(self.store.delete_job, key_id, job_id)
@@ -186,7 +178,7 @@ class ReferenceBackend:
             logger.info("job %s deleted", job_id)
         return deleted
 
-    async def transcript_retrieved(self, key_id: str, job: JobRecord) -> None:
+    async def transcript_retrieved(self, key_id: str, job: api.JobRecord) -> None:
         """Purge the job with its media; when that fails the download stands and the next purge takes the job."""
         try:
             await anyio.to_thread.run_sync(self.store.purge_job, key_id, job.job_id, self.media.remove)
@@ -205,14 +197,14 @@ class ReferenceBackend:
         """The process serves while it runs; the job table's state is the workers' concern."""
 
 
-def _job_cursor(position: CursorPosition) -> JobCursor:
+def _job_cursor(position: api.CursorPosition) -> JobCursor:
     created_at, job_id = position.get("t"), position.get("j")
     if not isinstance(created_at, str) or job_id is None:
-        raise invalid_cursor()
+        raise api.invalid_cursor()
     try:
         cursor = JobCursor(datetime.fromisoformat(created_at), str(job_id))
     except ValueError:
-        raise invalid_cursor() from None
+        raise api.invalid_cursor() from None
     if cursor.created_at.tzinfo is None:
-        raise invalid_cursor()
+        raise api.invalid_cursor()
     return cursor

@@ -8,6 +8,7 @@ to it is a conditional ``UPDATE`` (see :mod:`reference_impl.store`). SQLite is t
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import string
 from datetime import UTC, datetime
@@ -244,16 +245,8 @@ def job_record(job: Job) -> JobRecord:
 
 
 def file_record(record: File) -> FileRecord:
-    """The file as the contract's ``File``."""
-    return FileRecord(
-        file_id=record.file_id,
-        filename=record.filename,
-        content_type=record.content_type,
-        size_bytes=record.size_bytes,
-        duration_seconds=record.duration_seconds,
-        created_at=record.created_at,
-        expires_at=record.expires_at,
-    )
+    """The file as the contract's ``File`` (the table's columns are named as the contract's fields)."""
+    return FileRecord(**{field.name: getattr(record, field.name) for field in dataclasses.fields(FileRecord)})
 
 
 def default_url(data_dir: str | Path) -> str:

@@ -16,7 +16,15 @@ from voxcontract.api.backend import (
     not_found,
 )
 from voxcontract.api.documents import file_document, job_document, rfc3339
-from voxcontract.api.handlers import Answer, ContractOperations, Handler, file_created, job_answer, operation_table
+from voxcontract.api.handlers import (
+    Answer,
+    ContractOperations,
+    Handler,
+    completed_transcript,
+    file_created,
+    job_answer,
+    operation_table,
+)
 from voxcontract.api.idempotency import request_fingerprint
 from voxcontract.api.paging import decode_cursor, encode_cursor, invalid_cursor
 
@@ -35,6 +43,7 @@ __all__ = [
     "JobRequest",
     "JobStatus",
     "Upload",
+    "completed_transcript",
     "decode_cursor",
     "encode_cursor",
     "file_created",
