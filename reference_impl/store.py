@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from reference_impl.db import File, Job, JobStatus, new_id, rowcount, utcnow
 from reference_impl.outbox import Outbox, add_event
 from reference_impl.settings import ReferenceSettings
-from voxcontract.errors import FileInUse, IdempotencyKeyReused, NotFound
+from voxcontract.api import not_found
+from voxcontract.errors import FileInUse, IdempotencyKeyReused
 
 __all__ = ["TRANSCRIPTION_FAILED", "JobCursor", "JobPage", "JobStore", "RemoveMedia"]
 
@@ -200,7 +201,7 @@ class JobStore:
                 session.add(job)
                 session.flush()  # the insert first: a concurrent delete_file then sees the job, or we see it gone
                 if session.scalar(_file_of(key_id, file_id).with_for_update(read=True)) is None:
-                    raise NotFound(f"No file {file_id} for this API key.")
+                    raise not_found("file", file_id)
         except IntegrityError:
             # An earlier (or concurrent) request with this idempotency key holds the unique constraint. Callers
             # that answer replays first (the API) rarely get here; the constraint is what makes it race-free.
