@@ -14,24 +14,27 @@ The stack, outermost first::
                                     429 for an address past its failed-authentication limit
       RateLimitMiddleware           per key, headers, 429
       BodyLimitMiddleware           413 over the size limit; a client gone mid-body is a ClientDisconnect
-      RequestValidationMiddleware   400 / 415 from the contract (bounded validators: voxcontract.middleware.validators)
-      ResponseValidationMiddleware  optional
+      RequestValidationMiddleware   400 / 415 from the contract (bounded validators: voxcontract.middleware.validators),
+                                    each operation's validators built once (voxcontract.middleware.validation)
+      ResponseValidationMiddleware  optional, validators built once too
       LifespanMiddleware, ContextMiddleware, the app's handlers
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import connexion
-from connexion.middleware import MiddlewarePosition
+from connexion.apps.asynchronous import AsyncApi, AsyncOperation
+from connexion.context import receive as connexion_receive
+from connexion.context import scope as connexion_scope
+from connexion.decorators import StarletteDecorator
 from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.request_validation import RequestValidationMiddleware
-from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
@@ -50,6 +53,7 @@ from voxcontract.middleware import (
 )
 from voxcontract.middleware.auth import AUTH_FAILURE_POLICY
 from voxcontract.middleware.contract_document import ContractDocumentMiddleware
+from voxcontract.middleware.validation import CompiledRequestValidationMiddleware, CompiledResponseValidationMiddleware
 from voxcontract.middleware.validators import bounded_validator_map
 from voxcontract.problems import HANDLED_EXCEPTIONS, problem_response
 from voxcontract.ratelimit import RateLimiter
@@ -60,16 +64,8 @@ __all__ = ["ContractApp", "ContractURIParser", "create_contract_app"]
 
 OperationResolver = Callable[[str], Callable[..., Any]]
 
-_CONNEXION_STACK: list[Any] = [
-    ServerErrorMiddleware,
-    ExceptionMiddleware,
-    SwaggerUIMiddleware,
-    RoutingMiddleware,
-    RequestValidationMiddleware,
-    ResponseValidationMiddleware,
-    LifespanMiddleware,
-    ContextMiddleware,
-]
+#: A middleware class with its options (Connexion calls it with the next app).
+Middleware = tuple[Any, Mapping[str, Any]]
 
 
 class _OneBodyTypeWarningFilter(logging.Filter):
@@ -129,7 +125,7 @@ def create_contract_app(
     document: Mapping[str, Any] | None = None,
     lifespan: Any = None,
     request_ids: Callable[[], str] = new_request_id,
-    middlewares: Sequence[tuple[Any, Mapping[str, Any]]] = (),
+    middlewares: Sequence[Middleware] = (),
 ) -> ContractApp:
     """A Connexion AsyncApp serving ``document`` (the bundled contract by default) with ``operations`` as handlers.
 
@@ -141,23 +137,15 @@ def create_contract_app(
     """
     document = dict(document) if document is not None else load_spec()
     limiter = limiter or RateLimiter(settings.rate_limit, settings.rate_limit_storage)
-    failures = (
-        limiter.with_policy(settings.auth_failure_limit, policy_name=AUTH_FAILURE_POLICY)
-        if settings.auth_failure_limit
-        else None
-    )
+    stack = connexion_stack(settings, document=document, keys=keys, limiter=limiter, middlewares=middlewares)
     app = connexion.AsyncApp(
-        __name__, middlewares=list(_CONNEXION_STACK), lifespan=lifespan, uri_parser_class=ContractURIParser
+        __name__,
+        middlewares=[functools.partial(middleware, **options) for middleware, options in stack],
+        lifespan=lifespan,
+        uri_parser_class=ContractURIParser,
     )
-    stack: list[tuple[Any, Mapping[str, Any]]] = [
-        (AuthMiddleware, {"document": document, "resolver": keys, "failures": failures}),
-        (RateLimitMiddleware, {"limiter": limiter}),
-        *middlewares,
-        (BodyLimitMiddleware, {"max_bytes": settings.max_upload_bytes}),
-    ]
-    for middleware, options in stack:
-        app.add_middleware(middleware, position=MiddlewarePosition.BEFORE_VALIDATION, **options)
-    app.add_middleware(ContractDocumentMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, document=document)
+    # Connexion wraps each handler in its parameter and response decorators on every request; these do it once.
+    app._middleware_app.api_cls = OnceDecoratedApi
     for exception in HANDLED_EXCEPTIONS:
         app.add_error_handler(exception, problem_response)
     app.add_api(
@@ -173,3 +161,74 @@ def create_contract_app(
         ),
     )
     return ContractApp(app, settings=settings, id_factory=request_ids, document=document)
+
+
+def connexion_stack(
+    settings: CoreSettings,
+    *,
+    document: Mapping[str, Any],
+    keys: KeyResolver,
+    limiter: RateLimiter,
+    middlewares: Sequence[Middleware] = (),
+) -> list[Middleware]:
+    """The middleware inside Connexion's app, outermost first, in one list (see the module's docstring)."""
+    failures = (
+        limiter.with_policy(settings.auth_failure_limit, policy_name=AUTH_FAILURE_POLICY)
+        if settings.auth_failure_limit
+        else None
+    )
+    return [
+        (ServerErrorMiddleware, {}),
+        (ExceptionMiddleware, {}),
+        (ContractDocumentMiddleware, {"document": document}),
+        (SwaggerUIMiddleware, {}),
+        (RoutingMiddleware, {}),
+        (AuthMiddleware, {"document": document, "resolver": keys, "failures": failures}),
+        (RateLimitMiddleware, {"limiter": limiter}),
+        *middlewares,
+        (BodyLimitMiddleware, {"max_bytes": settings.max_upload_bytes}),
+        (CompiledRequestValidationMiddleware, {}),
+        (CompiledResponseValidationMiddleware, {}),
+        (LifespanMiddleware, {}),
+        (ContextMiddleware, {}),
+    ]
+
+
+class OnceDecorated(StarletteDecorator):  # type: ignore[misc]
+    """Connexion's Starlette decorator, building the parameter and response decorators at the first call only.
+
+    Connexion builds them (inspecting the handler's signature) and a URI parser on every request; all three
+    depend only on the operation, which is fixed for a decorated handler.
+    """
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        decorated: Callable[..., Any] | None = None
+        uri_parser: Any = None
+
+        @functools.wraps(function)
+        async def wrapper(*_args: Any, **_kwargs: Any) -> Any:
+            nonlocal decorated, uri_parser
+            if decorated is None:
+                uri_parser, decorated = self.uri_parser, self.decorate(function)
+            request = self.framework.get_request(
+                uri_parser=uri_parser, scope=connexion_scope, receive=connexion_receive
+            )
+            return await decorated(request)
+
+        return wrapper
+
+
+class OnceDecoratedOperation(AsyncOperation):  # type: ignore[misc]
+    @functools.cached_property
+    def fn(self) -> Callable[..., Any]:
+        return OnceDecorated(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)(self._fn)
+
+
+class OnceDecoratedApi(AsyncApi):  # type: ignore[misc]
+    def make_operation(self, operation: Any) -> OnceDecoratedOperation:
+        return OnceDecoratedOperation(
+            operation.function,
+            jsonifier=self.jsonifier,
+            operation_id=operation.operation_id,
+            pythonic_params=self.pythonic_params,
+        )

@@ -14,15 +14,24 @@ level, not as an error: it is the client's mistake.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, NoReturn
 
+import jsonschema_rs
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator
 from connexion.utils import is_null, is_nullable
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, MultiPartFormDataValidator
+from connexion.validators import (
+    VALIDATOR_MAP,
+    JSONRequestBodyValidator,
+    JSONResponseBodyValidator,
+    MultiPartFormDataValidator,
+    TextResponseBodyValidator,
+)
 from connexion.validators.parameter import ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 from starlette.types import Scope
@@ -107,8 +116,104 @@ def _nested_deeper_than(document: Any, limit: int) -> bool:
     return False
 
 
+class FastAcceptValidator:
+    """A jsonschema validator whose accepting verdicts a compiled validator (jsonschema-rs) gives first.
+
+    The compiled validator sees a schema translated so that it accepts only what the Python one accepts: OpenAPI's
+    ``nullable`` (which Connexion's validators honour on ``type`` and ``enum``) becomes ``"null"`` in the type and
+    ``None`` in the enum, and every format the Python validator checks is checked by the Python validator's own
+    format checker. Whatever it refuses, or where it may disagree (a stricter regex dialect, a format it checks and
+    Python does not), goes to the Python validator, whose verdict and message stand. Schemas it cannot express
+    (``writeOnly``, which Connexion refuses in responses; unresolved ``$ref``) are left to the Python validator.
+    """
+
+    def __init__(self, python: Any, compiled: Any) -> None:
+        self.python = python
+        self.compiled = compiled
+
+    def validate(self, instance: Any) -> None:
+        if not self._compiled_accepts(instance):
+            self.python.validate(instance)
+
+    def _compiled_accepts(self, instance: Any) -> bool:
+        try:
+            return bool(self.compiled.is_valid(instance))
+        except ValueError:  # a value JSON cannot hold (a non-string key, an object): the Python validator judges
+            return False
+
+
+def fast_accept(python: Any, schema: Any, *, nullable: bool) -> Any:
+    """``python`` (a Draft 4 validator of ``schema``) behind a :class:`FastAcceptValidator` where one can be built.
+
+    ``nullable``: whether ``python`` honours OpenAPI's ``nullable`` (Connexion's body validators; not its parameter
+    validator, a plain Draft 4 one).
+    """
+    if not _expressible(schema):
+        return python
+    translated = _with_null_allowed(schema) if nullable else schema
+    try:
+        compiled = jsonschema_rs.Draft4Validator(translated, formats=_PYTHON_FORMATS, validate_formats=True)
+    except (ValueError, jsonschema_rs.ValidationError):  # a schema jsonschema-rs does not take
+        return python
+    return FastAcceptValidator(python, compiled)
+
+
+def _check_format(name: str, value: Any) -> bool:
+    return bool(Draft4Validator.FORMAT_CHECKER.conforms(value, name))
+
+
+#: Every format the Python validators check, checked by them (jsonschema-rs' own checks may differ at the edges).
+_PYTHON_FORMATS: dict[str, Callable[[Any], bool]] = {
+    name: functools.partial(_check_format, name) for name in Draft4Validator.FORMAT_CHECKER.checkers
+}
+
+
+#: Keywords whose Python semantics the compiled validator is not given: Connexion's refusal of write-only
+#: properties in responses, references (Connexion hands over resolved schemas), float division.
+_PYTHON_ONLY_KEYWORDS = frozenset({"$ref", "writeOnly", "x-writeOnly", "multipleOf"})
+_BOUND_KEYWORDS = ("minimum", "maximum")
+#: jsonschema-rs compares large integers as doubles: exact only for bounds below 2**53.
+_EXACT_BOUND = 2**53
+
+
+def _expressible(schema: Any) -> bool:
+    """Whether jsonschema-rs judges ``schema`` as the Python validator does (see :class:`FastAcceptValidator`)."""
+    if isinstance(schema, list):
+        return all(_expressible(value) for value in schema)
+    if not isinstance(schema, dict):
+        return True
+    if _PYTHON_ONLY_KEYWORDS.intersection(schema):
+        return False
+    bounds = [schema[key] for key in _BOUND_KEYWORDS if isinstance(schema.get(key), int | float)]
+    if any(abs(bound) >= _EXACT_BOUND for bound in bounds):
+        return False
+    return all(_expressible(value) for value in schema.values())
+
+
+def _with_null_allowed(schema: Any) -> Any:
+    """A copy of ``schema`` where each schema marked ``nullable`` (or ``x-nullable``) lets ``null`` through its
+    ``type`` and ``enum``, as Connexion's ``allow_nullable`` does."""
+    if isinstance(schema, list):
+        return [_with_null_allowed(value) for value in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy = {key: _with_null_allowed(value) for key, value in schema.items()}
+    if schema.get("nullable") or schema.get("x-nullable") is True:
+        if isinstance(copy.get("type"), str):
+            copy["type"] = [copy["type"], "null"]
+        if isinstance(copy.get("enum"), list) and None not in copy["enum"]:
+            copy["enum"] = [*copy["enum"], None]
+    return copy
+
+
 class BoundedJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
     """JSON bodies parsed by :func:`parse_json_body`, validation messages with excerpts."""
+
+    @functools.cached_property
+    def _validator(self) -> Any:
+        # Connexion builds this per request; an instance lives as long as its operation (validation.py).
+        python = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        return fast_accept(python, self._schema, nullable=True)
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         return parse_json_body(b"".join([chunk async for chunk in stream]), self._encoding)
@@ -126,6 +231,11 @@ class BoundedJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
 class BoundedMultiPartValidator(MultiPartFormDataValidator):  # type: ignore[misc]
     """Multipart forms validated as Connexion does, with excerpts, logged at info level."""
 
+    @functools.cached_property
+    def _validator(self) -> Any:
+        python = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+        return fast_accept(python, self._schema, nullable=True)
+
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if not isinstance(body, dict):
             raise BadRequestProblem("Parsed body must be a mapping")
@@ -141,22 +251,53 @@ class BoundedMultiPartValidator(MultiPartFormDataValidator):  # type: ignore[mis
 
 
 class BoundedParameterValidator(ParameterValidator):  # type: ignore[misc]
-    """Parameters validated as Connexion does; a message names the parameter and an excerpt, not the schema."""
+    """Parameters validated as Connexion does; a message names the parameter and an excerpt, not the schema.
 
-    @staticmethod
+    Each parameter's schema validator is built once, with the validator (Connexion builds one per value).
+    """
+
+    def __init__(self, parameters: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(parameters, *args, **kwargs)
+        self._schema_validators = {id(param): _parameter_schema_validator(param) for param in parameters}
+
     def validate_parameter(
-        parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
+        self, parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
     ) -> str | None:
         if is_nullable(param) and is_null(value):
             return None
         if value is None:
             return f"Missing {parameter_type} parameter '{param['name']}'" if param.get("required") else None
-        schema = param.get("schema", param)
+        validator = self._schema_validators.get(id(param)) or _parameter_schema_validator(param)
         try:
-            Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER).validate(value)
+            validator.validate(value)
         except ValidationError as exc:
             return f"The {parameter_type} parameter '{param['name']}' is invalid: {describe_validation_error(exc)}"
         return None
+
+
+def _parameter_schema_validator(param: dict[str, Any]) -> Any:
+    schema = param.get("schema", param)
+    python = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+    return fast_accept(python, schema, nullable=False)
+
+
+def _response_validator(schema: Any) -> Any:
+    python = Draft4ResponseValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+    return fast_accept(python, schema, nullable=True)
+
+
+class CompiledJSONResponseValidator(JSONResponseBodyValidator):  # type: ignore[misc]
+    """Connexion's JSON response validator with its schema validator built once per instance, not per answer."""
+
+    @functools.cached_property
+    def validator(self) -> Any:
+        return _response_validator(self._schema)
+
+
+class CompiledTextResponseValidator(TextResponseBodyValidator):  # type: ignore[misc]
+    @functools.cached_property
+    def validator(self) -> Any:
+        return _response_validator(self._schema)
 
 
 def bounded_validator_map() -> dict[str, Any]:
@@ -168,4 +309,5 @@ def bounded_validator_map() -> dict[str, Any]:
             "multipart/form-data": BoundedMultiPartValidator,
         }
     )
-    return {**VALIDATOR_MAP, "parameter": BoundedParameterValidator, "body": body}
+    response = MediaTypeDict({"*/*json": CompiledJSONResponseValidator, "text/plain": CompiledTextResponseValidator})
+    return {**VALIDATOR_MAP, "parameter": BoundedParameterValidator, "body": body, "response": response}
