@@ -8,6 +8,11 @@ concurrencies:
 - ``upload+transcribe``: a multipart upload of a one-second WAV and ``POST /v1/transcribe`` on the new file id
   (one pair counts as one operation; its latency is that of both requests).
 
+All servers run at once and every cell is measured on each of them in turn, so that drift on a shared machine
+reaches them alike: read the ratios. The mock runs as ``voxcontract mock`` does, validating its own answers
+(``--responses unvalidated`` without, ``both`` for two mocks side by side); ``--baseline DIR`` adds the mock of
+another checkout (a ``git worktree`` of the commit before a change) for before/after tables from one run.
+
 Each cell runs for ``--duration`` seconds or ``--requests`` operations, whichever ends first, after a short
 warm-up. ``status`` uses ``wrk`` when it is installed (``apt-get install wrk``; ``--tool python`` to avoid it), else
 the pure-Python load generator (httpx, asyncio); ``upload+transcribe`` always uses the Python one. The table shows
@@ -15,6 +20,7 @@ requests/s, p50/p99 latency and the mock/Prism throughput ratio per cell.
 
     .venv/bin/python benchmarks/mock_throughput.py              # the full run (about two minutes)
     .venv/bin/python benchmarks/mock_throughput.py --quick --no-prism
+    .venv/bin/python benchmarks/mock_throughput.py --tool wrk --responses both --baseline ../before
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import sys
 import time
 import wave
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,10 +112,10 @@ class Target:
 
 
 @contextmanager
-def server_process(command: Sequence[str], base_url: str) -> Iterator[None]:
+def server_process(command: Sequence[str], base_url: str, cwd: Path = ROOT) -> Iterator[None]:
     """Run ``command`` in its own process group until the block ends; wait until it answers /v1/health."""
     log = (CACHE / f"{Path(command[0]).name}-{base_url.rsplit(':', 1)[-1]}.log").open("wb")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_healthy(process, base_url)
         yield
@@ -142,16 +148,31 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def mock_command(port: int, validate_responses: bool) -> list[str]:
-    """The mock as integrators run it (``voxcontract mock``: uvicorn, one worker).
+@dataclass(frozen=True, slots=True)
+class MockConfig:
+    """One mock to measure: whether it validates its answers, and the checkout it runs from."""
+
+    validate_responses: bool
+    checkout: Path = ROOT
+
+    @property
+    def label(self) -> str:
+        validation = "request + response validation" if self.validate_responses else "request validation"
+        return validation if self.checkout == ROOT else f"{validation}, baseline {self.checkout}"
+
+
+def mock_command(port: int, config: MockConfig) -> list[str]:
+    """The mock as integrators run it (``voxcontract mock``: uvicorn, one worker), from ``config.checkout``.
 
     Jobs stay processing for the whole run (like Prism's ``queued`` example, a body of similar size) and the
     quota is never reached. Request validation and state are always on; response validation (the mock checking its
-    own answers against the contract) is the flag's choice.
+    own answers against the contract, ``voxcontract mock``'s default) is the configuration's choice.
     """
-    flag = "true" if validate_responses else "false"
+    checkout = config.checkout.resolve()
+    python_path = os.pathsep.join([str(checkout / "src"), str(checkout)])
     return [
-        "env", f"VOXCONTRACT_VALIDATE_RESPONSES={flag}",
+        "env", f"VOXCONTRACT_VALIDATE_RESPONSES={'true' if config.validate_responses else 'false'}",
+        f"PYTHONPATH={python_path}",
         sys.executable, "-m", "voxcontract", "mock", "--port", str(port), "--api-key", API_KEY,
         "--rate-limit", "100000000/minute", "--processing-time", "86400", "--log-level", "warning",
     ]  # fmt: skip
@@ -291,7 +312,6 @@ class Plan:
     seconds: float
     requests: int
     tool: str
-    validate_responses: bool = False
 
 
 def measure(target: Target, workload: str, concurrency: int, plan: Plan, audio: bytes) -> Measurement:
@@ -302,47 +322,62 @@ def measure(target: Target, workload: str, concurrency: int, plan: Plan, audio: 
     return run_python(target, upload_transcribe_operation(target, audio), concurrency, plan.requests, plan.seconds)
 
 
-def run_target(target: Target, plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement]:
-    results = {}
-    for workload in WORKLOADS:
-        for concurrency in plan.concurrencies:
-            console.log(f"{target.name}: {workload} at concurrency {concurrency}")
-            results[(workload, concurrency)] = measure(target, workload, concurrency, plan, audio)
-    return results
+Results = dict[tuple[str, int], Measurement]
 
 
-def benchmark_mock(plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement]:
+@contextmanager
+def mock_target(config: MockConfig, audio: bytes) -> Iterator[Target]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with server_process(mock_command(port, plan.validate_responses), base_url):
-        target = Target("mock", base_url, create_job(base_url, audio))
-        return run_target(target, plan, audio, console)
+    with server_process(mock_command(port, config), base_url, cwd=config.checkout):
+        yield Target(config.label, base_url, create_job(base_url, audio))
 
 
-def benchmark_prism(plan: Plan, audio: bytes, console: Console) -> dict[tuple[str, int], Measurement] | None:
+@contextmanager
+def prism_target(console: Console) -> Iterator[Target | None]:
     port = free_port()
     command = prism_command(port)
     if command is None:
         console.log("npm not found: Prism skipped")
-        return None
+        yield None
+        return
     base_url = f"http://127.0.0.1:{port}"
     with server_process(command, base_url):
-        return run_target(Target("prism", base_url, PRISM_JOB_ID), plan, audio, console)
+        yield Target("prism", base_url, PRISM_JOB_ID)
+
+
+def run_side_by_side(targets: Sequence[Target], plan: Plan, audio: bytes, console: Console) -> list[Results]:
+    """Every cell measured on every target in turn (all servers up), so that drift on a shared machine
+    reaches them all alike; the results in the order of ``targets``."""
+    results: list[Results] = [{} for _ in targets]
+    for workload in WORKLOADS:
+        for concurrency in plan.concurrencies:
+            for target, measured in zip(targets, results, strict=True):
+                console.log(f"{target.name}: {workload} at concurrency {concurrency}")
+                measured[(workload, concurrency)] = measure(target, workload, concurrency, plan, audio)
+    return results
+
+
+def benchmark(configs: Sequence[MockConfig], plan: Plan, audio: bytes, console: Console, with_prism: bool) -> None:
+    """Measures every mock of ``configs`` (and Prism) side by side and prints a table per mock."""
+    with ExitStack() as stack:
+        targets = [stack.enter_context(mock_target(config, audio)) for config in configs]
+        prism = stack.enter_context(prism_target(console)) if with_prism else None
+        results = run_side_by_side([*targets, *([prism] if prism else [])], plan, audio, console)
+    prism_results = results[len(configs)] if prism else None
+    for config, measured in zip(configs, results, strict=False):
+        Console(width=200).print(result_table(plan, config, measured, prism_results))
 
 
 def _fmt(value: float, digits: int = 1) -> str:
     return "-" if value != value else f"{value:,.{digits}f}"  # NaN
 
 
-def result_table(
-    plan: Plan,
-    mock: dict[tuple[str, int], Measurement],
-    prism: dict[tuple[str, int], Measurement] | None,
-) -> Table:
-    validation = "request + response validation" if plan.validate_responses else "request validation"
+def result_table(plan: Plan, config: MockConfig, mock: Results, prism: Results | None) -> Table:
+    """One mock's cells next to Prism's, with the throughput ratio."""
     table = Table(
-        title=f"VoxScriber mock ({validation}, stateful) vs Prism (ops/s; latency in ms; one operation = one request"
-        " or one pair)"
+        title=f"VoxScriber mock ({config.label}, stateful) vs Prism (ops/s; latency in ms; one operation = one"
+        " request or one pair)"
     )
     for column in ("workload", "conc.", "tool", "mock ops/s", "mock p50", "mock p99", "mock errors"):
         table.add_column(column, justify="left" if column in ("workload", "tool") else "right")
@@ -389,24 +424,37 @@ def result_table(
     help="Load generator for the status workload.",
 )
 @click.option(
-    "--validate-responses/--no-validate-responses",
-    default=False,
+    "--responses",
+    type=click.Choice(["validated", "unvalidated", "both"]),
+    default="validated",
     show_default=True,
-    help="Have the mock validate its own answers too (request validation and state are always on).",
+    help="Whether the mock validates its own answers (its default) or not; both: two mocks side by side."
+    " Request validation and state are always on.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also measure the mock of this checkout (e.g. a git worktree of an earlier commit), side by side.",
 )
 def main(
-    quick: bool, no_prism: bool, concurrencies: str, seconds: float, requests: int, tool: str, validate_responses: bool
+    quick: bool,
+    no_prism: bool,
+    concurrencies: str,
+    seconds: float,
+    requests: int,
+    tool: str,
+    responses: str,
+    baseline: Path | None,
 ) -> None:
-    """Measure the mock (and Prism) and print the table."""
-    plan = Plan(tuple(int(c) for c in concurrencies.split(",")), seconds, requests, tool, validate_responses)
+    """Measure the mock (and Prism) side by side and print a table per mock."""
+    plan = Plan(tuple(int(c) for c in concurrencies.split(",")), seconds, requests, tool)
     if quick:
-        plan = Plan((1, 8), 1.0, min(requests, 500), "python" if tool == "auto" else tool, validate_responses)
+        plan = Plan((1, 8), 1.0, min(requests, 500), "python" if tool == "auto" else tool)
+    validations = {"validated": [True], "unvalidated": [False], "both": [True, False]}[responses]
+    checkouts = [ROOT] + ([baseline] if baseline is not None else [])
+    configs = [MockConfig(validate, checkout) for checkout in checkouts for validate in validations]
     CACHE.mkdir(exist_ok=True)
-    console = Console(stderr=True)
-    audio = small_wav()
-    mock = benchmark_mock(plan, audio, console)
-    prism = None if no_prism else benchmark_prism(plan, audio, console)
-    Console(width=200).print(result_table(plan, mock, prism))
+    benchmark(configs, plan, small_wav(), Console(stderr=True), with_prism=not no_prism)
     Console().print(
         f"{time.strftime('%Y-%m-%d')} · {os.cpu_count()} CPU(s) · {sys.platform} · python {sys.version.split()[0]}"
     )
