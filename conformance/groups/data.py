@@ -426,7 +426,7 @@ def _listed_jobs(ctx: ConformanceContext) -> list[str]:
 
     def create() -> list[str]:
         count = int(parameter_default(ctx.document, "Limit")) + 1
-        file_id = _file_id(ctx)
+        file_id = uploaded_file_id(ctx, GROUP)  # its own: what other checks do to the shared file cannot reach it
         return [_started_job_id(ctx, start_job(ctx, file_id), f"starting job {n + 1} of {count}") for n in range(count)]
 
     return ctx.fixture("data.listed-jobs", create)
