@@ -111,10 +111,7 @@ class MockState:
         record = self.get_file(tenant, file_id)
         users = self.jobs_using(file_id)
         if users:
-            raise FileInUse(
-                f"The file {file_id} is used by queued or processing jobs ({', '.join(users)}); "
-                "delete them or wait for them to end, then delete the file."
-            )
+            raise FileInUse.for_jobs(file_id, users)
         self._drop_file(record)
 
     def jobs_using(self, file_id: str, limit: int = 3) -> list[str]:

@@ -565,10 +565,7 @@ def _jobs_using(session: Session, file_id: str, limit: int = 3) -> list[str]:
 def _refuse_if_in_use(session: Session, file_id: str) -> None:
     users = _jobs_using(session, file_id)
     if users:
-        raise FileInUse(
-            f"The file {file_id} is used by queued or processing jobs ({', '.join(users)}); "
-            "delete them or wait for them to end, then delete the file."
-        )
+        raise FileInUse.for_jobs(file_id, users)
 
 
 def _has_ttl(options: Mapping[str, Any]) -> bool:

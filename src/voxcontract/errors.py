@@ -193,6 +193,14 @@ class IdempotencyKeyReused(ProblemError):
 class FileInUse(ProblemError):
     status, code, title = 409, "file_in_use", "File in use"
 
+    @classmethod
+    def for_jobs(cls, file_id: str, job_ids: Sequence[str]) -> FileInUse:
+        """The refusal to delete ``file_id`` while the queued or processing ``job_ids`` need it."""
+        return cls(
+            f"The file {file_id} is used by queued or processing jobs ({', '.join(job_ids)}); "
+            "delete them or wait for them to end, then delete the file."
+        )
+
 
 class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload_too_large", "Payload too large"
