@@ -8,7 +8,8 @@ The stack, outermost first::
       ServerErrorMiddleware         Connexion: last resort
       ExceptionMiddleware           Connexion: every exception -> the core's problem+json (voxcontract.problems)
       ContractDocumentMiddleware    /v1/openapi.json, /v1/openapi.yaml: the document as written, with its $refs
-      SwaggerUIMiddleware           /v1/ui (Connexion's own openapi.json, fully dereferenced, is never reached)
+      SwaggerUIMiddleware           /v1/ui (Connexion's own openapi.json, fully dereferenced, is never reached);
+                                    other paths skip its router (voxcontract.middleware.swagger_ui)
       RoutingMiddleware             which operation
       AuthMiddleware                bearer key -> principal, 401 (replaces Connexion's SecurityMiddleware);
                                     429 for an address past its failed-authentication limit
@@ -37,7 +38,6 @@ from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.uri_parsing import OpenAPIURIParser
 
@@ -53,6 +53,7 @@ from voxcontract.middleware import (
 )
 from voxcontract.middleware.auth import AUTH_FAILURE_POLICY
 from voxcontract.middleware.contract_document import ContractDocumentMiddleware
+from voxcontract.middleware.swagger_ui import RoutedSwaggerUIMiddleware
 from voxcontract.middleware.validation import CompiledRequestValidationMiddleware, CompiledResponseValidationMiddleware
 from voxcontract.middleware.validators import bounded_validator_map
 from voxcontract.problems import HANDLED_EXCEPTIONS, problem_response
@@ -66,6 +67,9 @@ OperationResolver = Callable[[str], Callable[..., Any]]
 
 #: A middleware class with its options (Connexion calls it with the next app).
 Middleware = tuple[Any, Mapping[str, Any]]
+#: Where the document is served as written (ContractDocumentMiddleware's options), and the Swagger UI.
+DOCUMENT_PATHS = {"json_path": "/v1/openapi.json", "yaml_path": "/v1/openapi.yaml"}
+SWAGGER_UI_PATH = "/v1/ui"
 
 
 class _OneBodyTypeWarningFilter(logging.Filter):
@@ -155,8 +159,8 @@ def create_contract_app(
         strict_validation=True,
         validator_map=bounded_validator_map(),
         swagger_ui_options=SwaggerUIOptions(
-            spec_path="/v1/openapi.json",
-            swagger_ui_path="/v1/ui",
+            spec_path=DOCUMENT_PATHS["json_path"],
+            swagger_ui_path=SWAGGER_UI_PATH,
             swagger_ui_config={"validatorUrl": None},
         ),
     )
@@ -180,8 +184,8 @@ def connexion_stack(
     return [
         (ServerErrorMiddleware, {}),
         (ExceptionMiddleware, {}),
-        (ContractDocumentMiddleware, {"document": document}),
-        (SwaggerUIMiddleware, {}),
+        (ContractDocumentMiddleware, {"document": document, **DOCUMENT_PATHS}),
+        (RoutedSwaggerUIMiddleware, {"ui_path": SWAGGER_UI_PATH, "document_paths": DOCUMENT_PATHS.values()}),
         (RoutingMiddleware, {}),
         (AuthMiddleware, {"document": document, "resolver": keys, "failures": failures}),
         (RateLimitMiddleware, {"limiter": limiter}),

@@ -7,6 +7,7 @@ word: on the contract's every schema, no instance the compiled validator accepts
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from typing import Any
@@ -15,9 +16,11 @@ import pytest
 from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator, resolve_refs
 from jsonschema import Draft4Validator, ValidationError
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from tests.test_asgi import auth, build_app
 from voxcontract.asgi import ContractApp, OnceDecoratedOperation
+from voxcontract.middleware.swagger_ui import RoutedSwaggerUIMiddleware
 from voxcontract.middleware.validation import (
     MAX_BODY_VALIDATORS,
     CompiledRequestValidationOperation,
@@ -208,3 +211,36 @@ def test_handlers_are_decorated_once() -> None:
         assert all(isinstance(operation, OnceDecoratedOperation) for operation in operations.values())
         health = operations["getHealth"]
         assert health.fn is health.fn
+
+
+# --- the Swagger UI's router only for its paths -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/v1/ui/", 200), ("/v1/ui", 307), ("/v1/ui/swagger-ui-config.json", 200), ("/v1/openapi.json", 200)],
+)
+def test_the_swagger_ui_still_serves_its_paths(path: str, status: int) -> None:
+    with TestClient(build_app(), follow_redirects=False) as client:
+        assert client.get(path).status_code == status
+
+
+def test_a_request_to_the_api_skips_the_swagger_ui_router() -> None:
+    """Connexion's middleware hands a copy of the scope on after its router; the API's requests get the original."""
+    seen: list[Scope] = []
+
+    async def next_app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+
+    middleware = RoutedSwaggerUIMiddleware(next_app, ui_path="/v1/ui", document_paths=["/v1/openapi.json"])
+    scope: Scope = {"type": "http", "method": "GET", "path": "/v1/status/job_1", "root_path": "", "headers": []}
+
+    async def receive() -> Message:
+        return {"type": "http.request"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    asyncio.run(middleware(scope, receive, send))
+    assert seen == [scope]
+    assert seen[0] is scope
