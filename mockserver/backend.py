@@ -209,7 +209,9 @@ class MockBackend:
         detected = scenario.detected_language if scenario and options.language == "auto" else None
         engine_options = options.transcription(language=detected)
         try:
-            transcript: Transcript = await anyio.to_thread.run_sync(self.engine.transcribe, file.path, engine_options)
+            transcript: Transcript = await anyio.to_thread.run_sync(
+                self.engine.transcribe, file.path, engine_options, file.duration_seconds
+            )
         except FileNotFoundError:  # the file was deleted (or expired) while the engine read it
             raise not_found("file", file.file_id) from None
         if detected:

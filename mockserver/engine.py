@@ -94,10 +94,11 @@ class DeterministicTranscriber:
     def __init__(self, manifest: Mapping[str, ManifestEntry] | None = None) -> None:
         self.manifest = dict(load_manifest() if manifest is None else manifest)
 
-    def transcribe(self, media: Path, options: TranscriptionOptions) -> Transcript:
-        """Probe ``media`` (``UnsupportedMedia`` if undecodable) and transcribe it."""
+    def transcribe(self, media: Path, options: TranscriptionOptions, duration: float | None = None) -> Transcript:
+        """Transcribe ``media``, probing it for its duration unless the caller knows it already (an upload was
+        probed when it was stored: ``UnsupportedMedia`` if undecodable)."""
         digest = _file_sha256(media)
-        return self.transcribe_digest(digest, probe(media).duration_seconds, options)
+        return self.transcribe_digest(digest, probe(media).duration_seconds if duration is None else duration, options)
 
     def transcribe_digest(self, digest: str, duration: float, options: TranscriptionOptions) -> Transcript:
         """The transcript of media with SHA-256 ``digest`` lasting ``duration`` seconds."""

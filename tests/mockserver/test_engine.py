@@ -160,3 +160,15 @@ def test_very_short_media_stays_in_bounds(tmp_path: Path) -> None:
 
     assert len(transcript.text.split()) == 1
     assert all(s.end <= transcript.duration_seconds for s in transcript.segments)
+
+
+def test_a_known_duration_spares_the_probe_and_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DeterministicTranscriber({})
+    path = media(tmp_path, 8.0)
+    probed = engine.transcribe(path, WORD)
+
+    def no_probe(*_: object, **__: object) -> None:
+        raise AssertionError("the upload was probed already: its duration is known")
+
+    monkeypatch.setattr("mockserver.engine.probe", no_probe)
+    assert engine.transcribe(path, WORD, duration=8.0) == probed

@@ -176,10 +176,17 @@ _BOUND_KEYWORDS = ("minimum", "maximum")
 _EXACT_BOUND = 2**53
 
 
-def _expressible(schema: Any) -> bool:
-    """Whether jsonschema-rs judges ``schema`` as the Python validator does (see :class:`FastAcceptValidator`)."""
+def _expressible(schema: Any, within: frozenset[int] = frozenset()) -> bool:
+    """Whether jsonschema-rs judges ``schema`` as the Python validator does (see :class:`FastAcceptValidator`).
+
+    A schema that contains itself (a resolved recursive ``$ref``, or an app's canned answer built around one) is
+    left to Python: jsonschema-rs takes no cyclic document, and walking one would never end.
+    """
+    if isinstance(schema, list | dict) and id(schema) in within:
+        return False
+    inner = within | {id(schema)}
     if isinstance(schema, list):
-        return all(_expressible(value) for value in schema)
+        return all(_expressible(value, inner) for value in schema)
     if not isinstance(schema, dict):
         return True
     if _PYTHON_ONLY_KEYWORDS.intersection(schema):
@@ -187,7 +194,7 @@ def _expressible(schema: Any) -> bool:
     bounds = [schema[key] for key in _BOUND_KEYWORDS if isinstance(schema.get(key), int | float)]
     if any(abs(bound) >= _EXACT_BOUND for bound in bounds):
         return False
-    return all(_expressible(value) for value in schema.values())
+    return all(_expressible(value, inner) for value in schema.values())
 
 
 def _with_null_allowed(schema: Any) -> Any:
