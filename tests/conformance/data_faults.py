@@ -36,11 +36,16 @@ _UNKNOWN_FILE = "file_0000000000000000"
 _JOB_PATH = re.compile(r"^/v1/(status|transcripts|jobs)/(job_[A-Za-z0-9]+)$")
 
 
+#: What a server puts in a request's scope before any app sees it.
+_REQUEST_SCOPE_KEYS = ("type", "asgi", "http_version", "scheme", "server", "client", "root_path")
+
+
 async def call(app: ASGIApp, scope: Scope, method: str, path: str) -> tuple[int, dict[str, Any]]:
     """``method path`` on ``app`` with the headers of ``scope``'s request: (status, JSON body or {})."""
     headers = [(key, value) for key, value in scope["headers"] if key in (b"authorization", b"host")]
+    # A fresh request scope: the outer one carries what the app's middleware attached to it (its route, its state).
     inner = {
-        **scope,
+        **{key: scope[key] for key in _REQUEST_SCOPE_KEYS if key in scope},
         "method": method,
         "path": path,
         "raw_path": path.encode(),
