@@ -83,6 +83,8 @@ class RecordingProxy:
                     line = connection.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
                 except OSError:
                     continue
+                if not line:
+                    continue  # a connection opened ahead of need (a preconnect) and closed unused requests nothing
                 match = re.match(r"\S+ (?:https?://)?([^/:\s]+)", line)
                 self.hosts.append(match.group(1) if match else line)
 
