@@ -146,6 +146,16 @@ class ConformanceContext:
         """API key → the variable that stands for it in reproductions."""
         return key_variables(self.api_key, self.second_api_key)
 
+    def contract_limit(self, name: str, default: int | None = None) -> int:
+        """``x-voxscriber-limits.<name>`` of the contract; ``default`` when it documents none, else the running
+        check is skipped (it has no limit to check against)."""
+        value = (self.document.get("x-voxscriber-limits") or {}).get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if default is None:
+            raise CheckSkipped(f"the contract documents no x-voxscriber-limits.{name}")
+        return default
+
     def is_authenticated(self, exchange: Exchange) -> bool:
         """Whether the request carried one of the suite's valid keys."""
         authorization = next((v for k, v in exchange.request_headers.items() if k.lower() == "authorization"), "")

@@ -11,6 +11,7 @@ an answer (the contract's ``webhook_timeout_seconds``). Later attempts are answe
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -52,6 +53,17 @@ class Delivery:
     """The status the receiver answers (a stalled attempt's, although the deployment may have given up by then)."""
     path: str = DEFAULT_PATH
     """The path it was POSTed to (a stalling path names how long the first attempt is held)."""
+
+    @property
+    def job_id(self) -> str | None:
+        """The job whose event this delivery carries (``data.job_id``), or None for a body that is no event."""
+        try:
+            event = json.loads(self.body)
+        except ValueError:
+            return None
+        data = event.get("data") if isinstance(event, dict) else None
+        job_id = data.get("job_id") if isinstance(data, dict) else None
+        return job_id if isinstance(job_id, str) else None
 
 
 def parse_listen(value: str) -> tuple[str, int]:

@@ -8,7 +8,6 @@ processing and the deployment was faster than the suite, it is "unverified", not
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -161,10 +160,6 @@ def bad_input(ctx: ConformanceContext) -> None:
 # --- what the contract promises beyond a single answer ----------------------------------------------------------
 
 
-def _contract_limit(ctx: ConformanceContext, name: str) -> int:
-    return int(ctx.document["x-voxscriber-limits"][name])
-
-
 def _completed_keyed_job(ctx: ConformanceContext) -> KeyedJob:
     """A job started with only its (own) file_id and an Idempotency-Key, polled to completion."""
 
@@ -300,14 +295,7 @@ _AFTER_WITNESS = 0.5
 
 
 def _announces(deliveries: list[Delivery], job_id: str) -> bool:
-    for item in deliveries:
-        try:
-            event = json.loads(item.body)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and isinstance(event.get("data"), dict) and event["data"].get("job_id") == job_id:
-            return True
-    return False
+    return any(item.job_id == job_id for item in deliveries)
 
 
 @check(
@@ -316,7 +304,7 @@ def _announces(deliveries: list[Delivery], job_id: str) -> bool:
     description="More jobs than max_running_jobs_per_key at once: all 202, at most that many processing together.",
 )
 def running_limit(ctx: ConformanceContext) -> None:
-    limit = _contract_limit(ctx, "max_running_jobs_per_key")
+    limit = ctx.contract_limit("max_running_jobs_per_key")
     _wait_for_quota(ctx, limit + 2)
     job_ids = [
         _started_job_id(ctx, start_job(ctx, _file_id(ctx)), f"starting job {n + 1} of {limit + 1} at once")

@@ -71,14 +71,6 @@ def _expect_each(cases: list[Case], status: int, code: str) -> None:
         raise CheckFailed(f"{len(failures)} of {len(cases)} wrong: {summary}", exchange=failures[0].exchange)
 
 
-def _limit(ctx: ConformanceContext, name: str) -> int:
-    """``x-voxscriber-limits.<name>`` of the contract."""
-    value = (ctx.document.get("x-voxscriber-limits") or {}).get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise CheckSkipped(f"the contract documents no x-voxscriber-limits.{name}")
-    return value
-
-
 def _keep_tidy(ctx: ConformanceContext, response: httpx.Response) -> None:
     """A request that should have been refused but created a file or a job: have it deleted after the group."""
     field, collection = _CREATED.get(response.status_code, ("", ""))
@@ -115,7 +107,7 @@ def _send_refused(ctx: ConformanceContext, request: httpx.Request) -> httpx.Resp
 
 @check(GROUP, "header-count", description="One header field past max_header_count: 431 on every operation.")
 def header_count(ctx: ConformanceContext) -> None:
-    most = _limit(ctx, "max_header_count")
+    most = ctx.contract_limit("max_header_count")
     cases = []
     for label, request in _operation_requests(ctx):
         for index in range(most + 1 - len(request.headers.raw)):
@@ -127,7 +119,7 @@ def header_count(ctx: ConformanceContext) -> None:
 
 @check(GROUP, "header-bytes", description="Header fields one byte past max_header_bytes: 431 on every operation.")
 def header_bytes(ctx: ConformanceContext) -> None:
-    most = _limit(ctx, "max_header_bytes")
+    most = ctx.contract_limit("max_header_bytes")
     name = "X-Conformance-Padding"
     cases = []
     for label, request in _operation_requests(ctx):
@@ -143,7 +135,7 @@ def header_bytes(ctx: ConformanceContext) -> None:
 
 @check(GROUP, "payload-too-large", description="An upload declaring max_upload_bytes + 1 bytes: 413 before its body.")
 def payload_too_large(ctx: ConformanceContext) -> None:
-    declared = _limit(ctx, "max_upload_bytes") + 1
+    declared = ctx.contract_limit("max_upload_bytes") + 1
     headers = {
         "Authorization": f"Bearer {ctx.api_key}",
         "Content-Type": "multipart/form-data; boundary=conformance",
@@ -213,7 +205,7 @@ def _with_metadata(value: bytes) -> bytes:
 
 @check(GROUP, "json-limits", description="Deeper than max_json_depth, 4,301 digits, NaN, Infinity: malformed_body.")
 def json_limits(ctx: ConformanceContext) -> None:
-    depth = _limit(ctx, "max_json_depth")
+    depth = ctx.contract_limit("max_json_depth")
     # The body's object is one level; its metadata adds the rest.
     at_limit = _post_json_text(ctx, _with_metadata(_nested(depth - 1)))
     if at_limit.status_code == 400 and problem_body(at_limit).get("code") == "malformed_body":
@@ -373,9 +365,9 @@ def low_sample_rate(ctx: ConformanceContext) -> None:
 
 @check(GROUP, "media-too-long", description="Media one second past max_media_seconds (silent FLAC): media_too_long.")
 def media_too_long(ctx: ConformanceContext) -> None:
-    seconds = _limit(ctx, "max_media_seconds") + 1
+    seconds = ctx.contract_limit("max_media_seconds") + 1
     media = silent_flac(seconds)
-    if len(media) > _limit(ctx, "max_upload_bytes"):
+    if len(media) > ctx.contract_limit("max_upload_bytes"):
         raise CheckUnverified(
             f"{seconds} s of silent FLAC take {len(media)} bytes, past max_upload_bytes",
             remedy="a deployment whose max_media_seconds fits its max_upload_bytes as silence",

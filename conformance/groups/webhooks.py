@@ -40,7 +40,7 @@ _METADATA = {"suite": "conformance", "check": "webhooks"}
 _QUIET_FACTOR = 3.0
 _MIN_QUIET = 1.0
 #: The contract's promise when its x-voxscriber-limits does not state webhook_timeout_seconds.
-_DEFAULT_WEBHOOK_TIMEOUT = 10.0
+_DEFAULT_WEBHOOK_TIMEOUT = 10
 #: The slow receiver answers after this share of webhook_timeout_seconds: clearly within it, clearly slow.
 _SLOW_SHARE = 0.6
 #: The late receiver answers this many seconds past webhook_timeout_seconds.
@@ -116,8 +116,7 @@ class StalledJobs:
 
 
 def _webhook_timeout(ctx: ConformanceContext) -> float:
-    limits = ctx.document.get("x-voxscriber-limits") or {}
-    return float(limits.get("webhook_timeout_seconds", _DEFAULT_WEBHOOK_TIMEOUT))
+    return float(ctx.contract_limit("webhook_timeout_seconds", _DEFAULT_WEBHOOK_TIMEOUT))
 
 
 def _start_stalled_jobs(ctx: ConformanceContext) -> None:
@@ -153,15 +152,7 @@ def _payload(delivery: Delivery) -> Any:
 
 
 def _job_deliveries(deliveries: list[Delivery], job_id: str) -> list[Delivery]:
-    def for_job(delivery: Delivery) -> bool:
-        payload = _payload(delivery)
-        return (
-            isinstance(payload, dict)
-            and isinstance(payload.get("data"), dict)
-            and payload["data"].get("job_id") == job_id
-        )
-
-    return [delivery for delivery in deliveries if for_job(delivery)]
+    return [delivery for delivery in deliveries if delivery.job_id == job_id]
 
 
 def _wait(ctx: ConformanceContext, count: int) -> tuple[HookedJob, list[Delivery]]:

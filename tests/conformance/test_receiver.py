@@ -7,7 +7,7 @@ import threading
 import httpx
 import pytest
 
-from conformance.receiver import DEFAULT_PATH, WebhookReceiver, parse_listen, stall_seconds
+from conformance.receiver import DEFAULT_PATH, Delivery, WebhookReceiver, parse_listen, stall_seconds
 
 
 def test_the_first_attempt_of_each_event_fails_and_retries_succeed() -> None:
@@ -93,3 +93,12 @@ def test_a_stalling_url_keeps_the_public_urls_path_and_query() -> None:
 
 def _post(url: str, event: str) -> httpx.Response:
     return httpx.post(url, content=b"{}", headers={"webhook-id": event}, timeout=60)
+
+
+def test_a_delivery_names_the_job_its_event_announces() -> None:
+    def delivery(body: bytes) -> Delivery:
+        return Delivery("evt_1", {}, body, 0.0, 1, 200, "/")
+
+    assert delivery(b'{"type": "transcription.completed", "data": {"job_id": "job_1"}}').job_id == "job_1"
+    for body in (b"not json", b"[]", b'{"data": []}', b'{"data": {"job_id": 7}}'):
+        assert delivery(body).job_id is None
