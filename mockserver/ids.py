@@ -25,12 +25,13 @@ def derive_bytes(seed: int, *parts: object) -> bytes:
 
 def base62(data: bytes, length: int = _ID_LENGTH) -> str:
     """The first ``length`` base62 digits of ``data`` read as a big number (zero-padded)."""
-    number = int.from_bytes(data, "big")
+    # The first ``length`` digits depend only on the number modulo 62**length: a small number to divide.
+    number = int.from_bytes(data, "big") % 62**length
     digits: list[str] = []
-    while number and len(digits) < length:
+    for _ in range(length):
         number, remainder = divmod(number, 62)
         digits.append(_ALPHABET[remainder])
-    return "".join(digits).ljust(length, "0")
+    return "".join(digits)
 
 
 class IdFactory:

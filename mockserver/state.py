@@ -11,17 +11,17 @@ import base64
 import dataclasses
 import heapq
 import logging
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from mockserver.clock import MockClock, parse_timestamp
 from mockserver.ids import IdFactory, derive_bytes
 from mockserver.journal import Journal
-from mockserver.lifecycle import JobStatus, Timeline
+from mockserver.lifecycle import JobStatus
 from mockserver.media import MediaStore
 from mockserver.records import StoredFile, StoredJob
 from mockserver.scenarios import Scenario, get_scenario
+from mockserver.schedule import KeySchedule
 from mockserver.settings import MockSettings
 from voxcontract.api import Idempotency, JobRecord, not_found
 from voxcontract.errors import FileInUse, IdempotencyKeyReused
@@ -61,6 +61,7 @@ class MockState:
         self.journal = Journal()
         self.files: dict[str, StoredFile] = {}
         self.jobs: dict[str, StoredJob] = {}
+        self._schedules: dict[str, KeySchedule] = {}
         self.default_scenario = _scenario_or_none(settings.default_scenario)
         self._idempotency: dict[tuple[str, str], _IdempotentRequest] = {}
         self._expiries: list[tuple[float, int, str]] = []
@@ -124,6 +125,7 @@ class MockState:
 
     def add_job(self, record: StoredJob) -> None:
         self.jobs[record.job_id] = record
+        self._schedules.setdefault(record.tenant, KeySchedule()).add(record.timeline)
         ends_at = record.timeline.ends_at
         if ends_at is not None and record.webhook_url:
             heapq.heappush(self._job_ends, (ends_at, record.seq, record.job_id))
@@ -141,7 +143,7 @@ class MockState:
         return record
 
     def delete_job(self, tenant: str, job_id: str) -> None:
-        del self.jobs[self.get_job(tenant, job_id).job_id]
+        self._forget_job(self.get_job(tenant, job_id))
 
     def purge_job(self, record: StoredJob) -> None:
         """Delete a job together with its media (retention: expiry, delete after retrieval); the media stays while
@@ -149,7 +151,11 @@ class MockState:
         media = self.files.get(record.file_id)
         if media is not None and media.tenant == record.tenant and not self.jobs_using(media.file_id):
             self._drop_file(media)
-        self.jobs.pop(record.job_id, None)
+        self._forget_job(record)
+
+    def _forget_job(self, record: StoredJob) -> None:
+        if self.jobs.pop(record.job_id, None) is not None:
+            self._schedules[record.tenant].remove(record.timeline)
 
     def queue_delay(self, tenant: str, leaves_queue: float, max_running: int) -> float:
         """How much longer than ``leaves_queue`` a new job of ``tenant`` waits for a free running slot.
@@ -157,12 +163,8 @@ class MockState:
         The key's jobs are taken up in creation order, at most ``max_running`` at once: the new job starts when
         (no earlier than its predecessors start and) fewer than ``max_running`` of them are still running.
         """
-        timelines = [job.timeline for job in self.jobs.values() if job.tenant == tenant]
-        start = max([leaves_queue, *(timeline.started for timeline in timelines)])
-        ends = sorted((_end(timeline) for timeline in timelines if _end(timeline) > start), reverse=True)
-        if len(ends) >= max_running > 0:
-            start = ends[max_running - 1]
-        return start - leaves_queue
+        schedule = self._schedules.get(tenant)
+        return 0.0 if schedule is None else schedule.start_after(leaves_queue, max_running) - leaves_queue
 
     def list_jobs(
         self, tenant: str, *, status: JobStatus | None, before_seq: int | None, limit: int
@@ -217,6 +219,7 @@ class MockState:
         """Forget every file, job, key and journal entry; the clock, the ids and the default scenario start over."""
         self.files.clear()
         self.jobs.clear()
+        self._schedules.clear()
         self._idempotency.clear()
         self._expiries.clear()
         self._job_ends.clear()
@@ -254,11 +257,6 @@ class MockState:
     def _drop_file(self, record: StoredFile) -> None:
         self.media.delete(record.file_id)  # first: when it fails, the record stays and a retry completes
         self.files.pop(record.file_id, None)
-
-
-def _end(timeline: Timeline) -> float:
-    ends_at = timeline.ends_at
-    return math.inf if ends_at is None else ends_at
 
 
 def _ended(job: StoredJob, now: float) -> bool:

@@ -5,6 +5,9 @@ The stack, outermost first::
     RequestContextMiddleware        request id, deferred headers (rate limit) on every answer
       HeaderLimitMiddleware         431 for too many or too large header fields, before anything reads them
       AllowHeaderMiddleware         every documented method of the path in a 405's Allow
+      FastPathMiddleware            a request every check accepts, served straight by its handler (the same auth,
+                                    rate limit, validators and rendering); the rest go on into Connexion
+                                    (voxcontract.middleware.fast_path)
       ServerErrorMiddleware         Connexion: last resort
       ExceptionMiddleware           Connexion: every exception -> the core's problem+json (voxcontract.problems)
       ContractDocumentMiddleware    /v1/openapi.json, /v1/openapi.yaml: the document as written, with its $refs
@@ -40,6 +43,7 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.uri_parsing import OpenAPIURIParser
+from starlette.types import ASGIApp
 
 from voxcontract.auth import KeyResolver
 from voxcontract.context import new_request_id
@@ -51,8 +55,9 @@ from voxcontract.middleware import (
     RateLimitMiddleware,
     RequestContextMiddleware,
 )
-from voxcontract.middleware.auth import AUTH_FAILURE_POLICY
+from voxcontract.middleware.auth import AUTH_FAILURE_POLICY, secured_operations
 from voxcontract.middleware.contract_document import ContractDocumentMiddleware
+from voxcontract.middleware.fast_path import FastPathMiddleware, compile_operations
 from voxcontract.middleware.swagger_ui import RoutedSwaggerUIMiddleware
 from voxcontract.middleware.validation import CompiledRequestValidationMiddleware, CompiledResponseValidationMiddleware
 from voxcontract.middleware.validators import bounded_validator_map
@@ -113,8 +118,12 @@ class ContractApp(RequestContextMiddleware):
         settings: CoreSettings,
         id_factory: Callable[[], str] = new_request_id,
         document: Mapping[str, Any] | None = None,
+        fast_path: Callable[[ASGIApp], FastPathMiddleware] | None = None,
     ) -> None:
-        inner = connexion_app if document is None else AllowHeaderMiddleware(connexion_app, document=document)
+        #: The fast path in front of Connexion (None when ``settings.fast_path`` is off).
+        self.fast_path = None if fast_path is None else fast_path(connexion_app)
+        served: ASGIApp = connexion_app if self.fast_path is None else self.fast_path
+        inner = served if document is None else AllowHeaderMiddleware(served, document=document)
         limited = HeaderLimitMiddleware(inner, max_bytes=settings.max_header_bytes, max_count=settings.max_header_count)
         super().__init__(limited, id_factory=id_factory)
         self.connexion = connexion_app
@@ -136,7 +145,8 @@ def create_contract_app(
     ``operations`` maps an operationId to its handler (an ``async def`` keeps requests off the thread pool);
     ``request_ids`` makes the ids of requests that sent none (the mock passes a seeded, deterministic one).
     ``middlewares`` (class, options) run after authentication and rate limiting, before the body limit and
-    validation: the place for an app to take over a request whose body it streams itself.
+    validation: the place for an app to take over a request whose body it streams itself. They see the requests the
+    fast path leaves to Connexion, every one with a body other than JSON among them (``settings.fast_path`` off: all).
     Failed authentications are counted in ``limiter``'s storage (so resetting it forgets them too).
     """
     document = dict(document) if document is not None else load_spec()
@@ -164,7 +174,37 @@ def create_contract_app(
             swagger_ui_config={"validatorUrl": None},
         ),
     )
-    return ContractApp(app, settings=settings, id_factory=request_ids, document=document)
+    fast_path = (
+        _fast_path(settings, document=document, operations=operations, keys=keys, limiter=limiter)
+        if settings.fast_path
+        else None
+    )
+    return ContractApp(app, settings=settings, id_factory=request_ids, document=document, fast_path=fast_path)
+
+
+def _fast_path(
+    settings: CoreSettings,
+    *,
+    document: Mapping[str, Any],
+    operations: OperationResolver,
+    keys: KeyResolver,
+    limiter: RateLimiter,
+) -> Callable[[ASGIApp], FastPathMiddleware]:
+    """The fast path in front of ``app``, with the operations, key resolver and limiters of the Connexion stack."""
+    compiled = compile_operations(
+        document,
+        operations=operations,
+        secured=secured_operations(document),
+        validate_responses=settings.validate_responses,
+        uri_parser_class=ContractURIParser,
+    )
+    return functools.partial(
+        FastPathMiddleware,
+        operations=compiled,
+        keys=keys,
+        limiter=limiter,
+        failures=_auth_failures(settings, limiter),
+    )
 
 
 def connexion_stack(
@@ -176,11 +216,7 @@ def connexion_stack(
     middlewares: Sequence[Middleware] = (),
 ) -> list[Middleware]:
     """The middleware inside Connexion's app, outermost first, in one list (see the module's docstring)."""
-    failures = (
-        limiter.with_policy(settings.auth_failure_limit, policy_name=AUTH_FAILURE_POLICY)
-        if settings.auth_failure_limit
-        else None
-    )
+    failures = _auth_failures(settings, limiter)
     return [
         (ServerErrorMiddleware, {}),
         (ExceptionMiddleware, {}),
@@ -196,6 +232,13 @@ def connexion_stack(
         (LifespanMiddleware, {}),
         (ContextMiddleware, {}),
     ]
+
+
+def _auth_failures(settings: CoreSettings, limiter: RateLimiter) -> RateLimiter | None:
+    """The limiter of failed authentications per address (None when not limited), in ``limiter``'s storage."""
+    if not settings.auth_failure_limit:
+        return None
+    return limiter.with_policy(settings.auth_failure_limit, policy_name=AUTH_FAILURE_POLICY)
 
 
 class OnceDecorated(StarletteDecorator):  # type: ignore[misc]

@@ -37,6 +37,7 @@ __all__ = [
     "HANDLED_EXCEPTIONS",
     "MAX_TEXT_CHARS",
     "bounded_text",
+    "exception_response",
     "excerpt",
     "problem_instance",
     "problem_response",
@@ -190,16 +191,23 @@ def scope_problem_response(error: errors.ProblemError, scope: Scope) -> Response
 
 def problem_response(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Connexion error handler: any exception to an ``application/problem+json`` answer."""
-    error = to_problem_error(exc)
     path = request.scope.get("path") or request.url.path
+    status, body, headers = _exception_problem(exc, request.method, path)
+    return ConnexionResponse(status_code=status, mimetype=errors.PROBLEM_CONTENT_TYPE, body=body, headers=headers)
+
+
+def exception_response(exc: Exception, scope: Scope) -> Response:
+    """The answer :func:`problem_response` gives for ``exc``, for a layer that calls handlers itself (the fast path)."""
+    status, body, headers = _exception_problem(exc, str(scope.get("method", "")), str(scope.get("path", "")))
+    return Response(body, status_code=status, headers=headers, media_type=errors.PROBLEM_CONTENT_TYPE)
+
+
+def _exception_problem(exc: Exception, method: str, path: str) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers of the problem for ``exc`` (logged as a disconnect, or an error when 5xx)."""
+    error = to_problem_error(exc)
     if isinstance(exc, CLIENT_DISCONNECTS):
-        logger.info("%s %s: the client disconnected before the request was complete", request.method, excerpt(path))
+        logger.info("%s %s: the client disconnected before the request was complete", method, excerpt(path))
     elif error.status >= 500:
         logger.error("answering %s: %s", error.status, error.detail)
     body, headers = render_problem(error, problem_instance(path))
-    return ConnexionResponse(
-        status_code=error.status,
-        mimetype=errors.PROBLEM_CONTENT_TYPE,
-        body=json.dumps(body).encode("utf-8"),
-        headers=headers,
-    )
+    return error.status, json.dumps(body).encode("utf-8"), headers

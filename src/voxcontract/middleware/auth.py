@@ -44,7 +44,8 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower case), or None."""
     for key, value in scope.get("headers", []):
         if key == name:
             return bytes(value).decode("latin-1")
@@ -79,7 +80,7 @@ class AuthMiddleware:
     async def _authenticate(self, scope: Scope) -> Principal:
         address = client_address(scope)
         await self._refuse_when_over_limit(address)
-        token = parse_bearer(_header(scope, b"authorization"))
+        token = parse_bearer(header_value(scope, b"authorization"))
         principal = await self.resolver.resolve(token)
         if principal is None:
             if self.failures is not None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxcontract.context import RequestContext, bind_context, is_sane_request_id, new_request_id
 
 REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")
 
 
 class RequestContextMiddleware:
@@ -28,10 +28,7 @@ class RequestContextMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in context.response_headers.items():
-                    headers[name] = value
-                headers[REQUEST_ID_HEADER] = context.request_id
+                message["headers"] = _with_headers(message.get("headers", []), context)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -43,3 +40,13 @@ def _client_request_id(scope: Scope) -> str | None:
             candidate = bytes(value).decode("latin-1")
             return candidate if is_sane_request_id(candidate) else None
     return None
+
+
+def _with_headers(headers: Iterable[tuple[bytes, bytes]], context: RequestContext) -> list[tuple[bytes, bytes]]:
+    """The answer's headers with the context's (and the request id) in place of any of the same name."""
+    added = [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in context.response_headers.items()
+    ]
+    added.append((_REQUEST_ID_NAME, context.request_id.encode("latin-1")))
+    replaced = {name for name, _ in added}
+    return [(name, value) for name, value in headers if name.lower() not in replaced] + added

@@ -115,12 +115,12 @@ class CompiledResponseValidationOperation(ResponseValidationOperation):  # type:
         async def validating_send(message: Message) -> None:
             nonlocal send
             if message["type"] == "http.response.start":
-                send = self._validate_start(message, scope, send)
+                send = self.validate_start(message, scope, send)
             await send(message)
 
         await self.next_app(scope, receive, validating_send)
 
-    def _validate_start(self, message: Message, scope: Scope, send: Send) -> Send:
+    def validate_start(self, message: Message, scope: Scope, send: Send) -> Send:
         """Checks the status line and headers; the send that checks the body (``send`` when none is registered)."""
         headers = message["headers"]
         mime_type, encoding = self.extract_content_type(headers)

@@ -46,7 +46,9 @@ __all__ = [
     "BoundedParameterValidator",
     "bounded_validator_map",
     "describe_validation_error",
+    "parameter_validator",
     "parse_json_body",
+    "request_body_validator",
 ]
 
 logger = logging.getLogger(__name__)
@@ -219,8 +221,7 @@ class BoundedJSONBodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
     @functools.cached_property
     def _validator(self) -> Any:
         # Connexion builds this per request; an instance lives as long as its operation (validation.py).
-        python = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-        return fast_accept(python, self._schema, nullable=True)
+        return request_body_validator(self._schema)
 
     async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
         return parse_json_body(b"".join([chunk async for chunk in stream]), self._encoding)
@@ -240,8 +241,7 @@ class BoundedMultiPartValidator(MultiPartFormDataValidator):  # type: ignore[mis
 
     @functools.cached_property
     def _validator(self) -> Any:
-        python = Draft4RequestValidator(self._schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-        return fast_accept(python, self._schema, nullable=True)
+        return request_body_validator(self._schema)
 
     def _validate(self, body: Any) -> dict[str, Any] | None:
         if not isinstance(body, dict):
@@ -265,7 +265,7 @@ class BoundedParameterValidator(ParameterValidator):  # type: ignore[misc]
 
     def __init__(self, parameters: list[dict[str, Any]], *args: Any, **kwargs: Any) -> None:
         super().__init__(parameters, *args, **kwargs)
-        self._schema_validators = {id(param): _parameter_schema_validator(param) for param in parameters}
+        self._schema_validators = {id(param): parameter_validator(param) for param in parameters}
 
     def validate_parameter(
         self, parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
@@ -274,7 +274,7 @@ class BoundedParameterValidator(ParameterValidator):  # type: ignore[misc]
             return None
         if value is None:
             return f"Missing {parameter_type} parameter '{param['name']}'" if param.get("required") else None
-        validator = self._schema_validators.get(id(param)) or _parameter_schema_validator(param)
+        validator = self._schema_validators.get(id(param)) or parameter_validator(param)
         try:
             validator.validate(value)
         except ValidationError as exc:
@@ -282,7 +282,14 @@ class BoundedParameterValidator(ParameterValidator):  # type: ignore[misc]
         return None
 
 
-def _parameter_schema_validator(param: dict[str, Any]) -> Any:
+def request_body_validator(schema: Any) -> Any:
+    """The validator of a request body's (or form's) schema, as Connexion's request validators judge it."""
+    python = Draft4RequestValidator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
+    return fast_accept(python, schema, nullable=True)
+
+
+def parameter_validator(param: dict[str, Any]) -> Any:
+    """The validator of a parameter's schema, as Connexion's parameter validator judges a (coerced) value."""
     schema = param.get("schema", param)
     python = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
     return fast_accept(python, schema, nullable=False)
