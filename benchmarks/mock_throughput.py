@@ -6,16 +6,19 @@ concurrencies:
 
 - ``status``: ``GET /v1/status/{job_id}`` of one job (on Prism, stateless, the contract's example id);
 - ``upload+transcribe``: a multipart upload of a one-second WAV and ``POST /v1/transcribe`` on the new file id
-  (one pair counts as one operation; its latency is that of both requests).
+  (one pair counts as one operation; with the Python generator its latency is that of both requests, with wrk
+  that of each request: ``upload_transcribe.lua`` pairs uploads and transcribes across a thread's connections).
 
 All servers run at once and every cell is measured on each of them in turn, so that drift on a shared machine
 reaches them alike: read the ratios. The mock runs as ``voxcontract mock`` does, validating its own answers
 (``--responses unvalidated`` without, ``both`` for two mocks side by side); ``--baseline DIR`` adds the mock of
 another checkout (a ``git worktree`` of the commit before a change) for before/after tables from one run.
 
-Each cell runs for ``--duration`` seconds or ``--requests`` operations, whichever ends first, after a short
-warm-up. ``status`` uses ``wrk`` when it is installed (``apt-get install wrk``; ``--tool python`` to avoid it), else
-the pure-Python load generator (httpx, asyncio); ``upload+transcribe`` always uses the Python one. The table shows
+Each cell runs for ``--duration`` seconds (or, with the Python generator, ``--requests`` operations, whichever ends
+first), after a short warm-up. Both workloads use ``wrk`` when it is installed (``apt-get install wrk``; ``--tool
+python`` to avoid it), else the pure-Python load generator (httpx, asyncio). The Python generator spends more CPU
+per request than the servers it measures (at concurrency 32, about twice the mock's per upload+transcribe pair), and
+it shares the machine's cores with them: its ratios understate the difference between the servers. The table shows
 requests/s, p50/p99 latency and the mock/Prism throughput ratio per cell.
 
     .venv/bin/python benchmarks/mock_throughput.py              # the full run (about two minutes)
@@ -53,6 +56,7 @@ from voxcontract.serving import free_port
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(__file__).resolve().parent / ".cache"
 SPEC = ROOT / "openapi" / "voxscriber.yaml"
+PAIR_SCRIPT = Path(__file__).resolve().parent / "upload_transcribe.lua"
 PRISM_PACKAGE = "@stoplight/prism-cli@5"
 API_KEY = "vox_bench_key"
 PRISM_JOB_ID = "job_3kTq9WmZpL2vX8aB"
@@ -280,6 +284,32 @@ def run_wrk(target: Target, path: str, concurrency: int, seconds: float) -> Meas
     return parse_wrk(wrk(f"{max(1, round(seconds))}s"))
 
 
+def run_wrk_pairs(target: Target, audio: bytes, concurrency: int, seconds: float) -> Measurement:
+    """upload+transcribe pairs driven by wrk and ``upload_transcribe.lua``: pairs/s, latencies per request."""
+    audio_path = CACHE / "upload-transcribe.wav"
+    audio_path.write_bytes(audio)
+
+    def wrk(duration: str) -> str:
+        command = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", duration, "--latency"]
+        command += ["-s", str(PAIR_SCRIPT), target.base_url, "--", str(audio_path), API_KEY]
+        return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+    wrk("1s")  # warm-up
+    return parse_wrk_pairs(wrk(f"{max(1, round(seconds))}s"))
+
+
+def parse_wrk_pairs(output: str) -> Measurement:
+    """:func:`parse_wrk`'s measurement counting the script's pairs (and its failed answers) as operations."""
+    measurement = parse_wrk(output)
+    found_pairs = re.search(r"^pairs: (\d+)$", output, re.MULTILINE)
+    found_failed = re.search(r"^failed: (\d+)$", output, re.MULTILINE)
+    if found_pairs is None or found_failed is None:
+        raise RuntimeError(f"unexpected output of {PAIR_SCRIPT.name}:\n{output}")
+    measurement.operations = int(found_pairs.group(1))
+    measurement.errors += int(found_failed.group(1))
+    return measurement
+
+
 def parse_wrk(output: str) -> Measurement:
     """Requests, errors, wall time and p50/p99 from ``wrk --latency`` output."""
     total = _WRK_TOTAL.search(output)
@@ -315,10 +345,13 @@ class Plan:
 
 
 def measure(target: Target, workload: str, concurrency: int, plan: Plan, audio: bytes) -> Measurement:
+    with_wrk = plan.tool == "wrk" or (plan.tool == "auto" and shutil.which("wrk") is not None)
     if workload == "status":
-        if plan.tool == "wrk" or (plan.tool == "auto" and shutil.which("wrk")):
+        if with_wrk:
             return run_wrk(target, f"/v1/status/{target.job_id}", concurrency, plan.seconds)
         return run_python(target, status_operation(target), concurrency, plan.requests, plan.seconds)
+    if with_wrk:
+        return run_wrk_pairs(target, audio, concurrency, plan.seconds)
     return run_python(target, upload_transcribe_operation(target, audio), concurrency, plan.requests, plan.seconds)
 
 
@@ -377,7 +410,7 @@ def result_table(plan: Plan, config: MockConfig, mock: Results, prism: Results |
     """One mock's cells next to Prism's, with the throughput ratio."""
     table = Table(
         title=f"VoxScriber mock ({config.label}, stateful) vs Prism (ops/s; latency in ms; one operation = one"
-        " request or one pair)"
+        " request or one pair; latency of a pair with python, of each request with wrk)"
     )
     for column in ("workload", "conc.", "tool", "mock ops/s", "mock p50", "mock p99", "mock errors"):
         table.add_column(column, justify="left" if column in ("workload", "tool") else "right")
@@ -421,7 +454,7 @@ def result_table(plan: Plan, config: MockConfig, mock: Results, prism: Results |
     type=click.Choice(["auto", "python", "wrk"]),
     default="auto",
     show_default=True,
-    help="Load generator for the status workload.",
+    help="Load generator (auto: wrk when installed).",
 )
 @click.option(
     "--responses",

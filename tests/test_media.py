@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from tests.media_factory import write_tone
+from voxcontract import media
 from voxcontract.errors import MediaTooLong, UnsupportedMedia
-from voxcontract.media import probe
+from voxcontract.media import MediaInfo, probe
 
 
 @pytest.mark.parametrize(
@@ -133,3 +137,74 @@ def test_a_duration_measured_by_decoding_stops_at_the_limit(tmp_path: Path) -> N
     assert probe(path).duration_seconds == pytest.approx(4.0, abs=0.2)
     with pytest.raises(MediaTooLong):
         probe(path, max_seconds=1)
+
+
+# --- PCM WAV opened without FFmpeg's stream probing ------------------------------------------------------------
+
+
+def _wav(path: Path, codec: str, *, rate: int = 16000, layout: str = "mono", seconds: float = 1.0) -> Path:
+    frames = int(rate * seconds)
+    with av.open(str(path), mode="w", format="wav") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = layout  # type: ignore[union-attr]
+        samples = np.zeros((1, frames * len(av.AudioLayout(layout).channels)), dtype=np.int16)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout=layout)
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):  # type: ignore[union-attr]
+            container.mux(packet)
+        for packet in stream.encode(None):  # type: ignore[union-attr]
+            container.mux(packet)
+    return path
+
+
+def _probed_with_stream_probing(path: Path) -> MediaInfo:
+    """What :func:`probe` answered before PCM WAV skipped probing: every file opened with it."""
+    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        return media._inspect(container, math.inf)
+
+
+@pytest.mark.parametrize(
+    ("codec", "rate", "layout"),
+    [
+        ("pcm_s16le", 16000, "mono"),
+        ("pcm_s16le", 44100, "stereo"),
+        ("pcm_u8", 8000, "mono"),
+        ("pcm_s24le", 48000, "mono"),
+        ("pcm_s32le", 22050, "stereo"),
+        ("pcm_f32le", 16000, "mono"),
+        ("pcm_f64le", 16000, "mono"),
+        ("pcm_mulaw", 8000, "mono"),  # WAV format tag 7: not PCM by its tag, probed as before
+        ("adpcm_ms", 16000, "mono"),
+    ],
+)
+def test_a_wav_is_probed_as_with_stream_probing(tmp_path: Path, codec: str, rate: int, layout: str) -> None:
+    path = _wav(tmp_path / "a.wav", codec, rate=rate, layout=layout, seconds=1.5)
+    assert probe(path) == _probed_with_stream_probing(path)
+
+
+def test_pcm_wav_skips_stream_probing_and_other_media_does_not(tmp_path: Path) -> None:
+    assert media._claims_pcm_wav(_wav(tmp_path / "a.wav", "pcm_s16le"))
+    assert media._claims_pcm_wav(_wav(tmp_path / "f.wav", "pcm_f32le"))
+    assert not media._claims_pcm_wav(_wav(tmp_path / "m.wav", "pcm_mulaw"))
+    assert not media._claims_pcm_wav(write_tone(tmp_path / "a.flac"))
+    assert not media._claims_pcm_wav(tmp_path / "missing.wav")
+
+
+def test_a_pcm_wav_header_with_a_broken_body_is_judged_as_before(tmp_path: Path) -> None:
+    whole = _wav(tmp_path / "a.wav", "pcm_s16le").read_bytes()
+    for name, content in {
+        "cut.wav": whole[:60],  # the data chunk cut short
+        "header.wav": whole[:44],  # no samples at all
+        "garbage.wav": whole[:36] + b"\xff" * 64,  # the data chunk's header replaced
+        "sizes.wav": whole[:4] + b"\xff\xff\xff\xff" + whole[8:40] + b"\xff\xff\xff\x7f" + whole[44:],
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert _outcome(probe, path) == _outcome(_probed_with_stream_probing, path), name
+
+
+def _outcome(probing: Callable[[Path], MediaInfo], path: Path) -> MediaInfo | str:
+    try:
+        return probing(path)
+    except (UnsupportedMedia, av.error.FFmpegError):  # probe() turns FFmpeg's errors into unsupported media
+        return "refused"
