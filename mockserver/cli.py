@@ -5,34 +5,43 @@ The app is imported when the command runs, so that ``voxcontract --help`` stays 
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from voxcontract.cli import CA_BUNDLE_OPTION, certificate_options, console, retry_schedule, serve_app
+from voxcontract.cli import (
+    CA_BUNDLE_OPTION,
+    SettingOption,
+    certificate_options,
+    console,
+    retry_schedule,
+    serve_app,
+)
 
 if TYPE_CHECKING:
     from mockserver.app import MockApp
 
 __all__ = ["mock"]
 
+#: Each flag's default is its MockSettings field's, shown by ``--help``.
+setting = functools.partial(click.option, cls=SettingOption, setting="mockserver.settings:MockSettings", default=None)
+
 
 @click.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
-@click.option("--seed", type=int, default=None, help="Seed of every id, secret and jitter (default 0).")
+@setting("--host", help="Interface to listen on.")
+@setting("--port", type=int, help="Port to listen on.")
+@setting("--seed", type=int, help="Seed of every id, secret and jitter.")
 @click.option("--api-key", "api_keys", multiple=True, help="An accepted API key (repeatable; default vox_test_key).")
-@click.option("--processing-time", type=float, default=None, help="Mock seconds from queued to completed (default 1).")
-@click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation, e.g. "3/minute".')
-@click.option(
-    "--auth-failure-limit", default=None, help='Unknown keys per client address (default "60/minute"; "" = no limit).'
-)
-@click.option("--clock", type=click.Choice(["real", "manual"]), default=None, help="Mock clock mode (default real).")
-@click.option("--start-time", default=None, help="The mock clock's start, RFC 3339 (default 2026-01-01T00:00:00Z).")
-@click.option("--webhook-retry-schedule", default=None, help='Seconds before webhook retries, e.g. "0.5,1,2".')
-@click.option("--webhook-timeout", type=float, default=None, help="Seconds a webhook receiver has to answer.")
-@click.option("--default-scenario", default=None, help="The scenario every request gets unless it names one.")
-@click.option("--log-level", default=None, help="uvicorn and app log level (default info).")
+@setting("--processing-time", type=float, help="Mock seconds from queued to completed.")
+@setting("--rate-limit", help='Per-key rate limit in limits notation, e.g. "3/minute".')
+@setting("--auth-failure-limit", help='Unknown keys per client address ("" = no limit).')
+@setting("--clock", type=click.Choice(["real", "manual"]), help="Mock clock mode.")
+@setting("--start-time", help="The mock clock's start, RFC 3339.")
+@setting("--webhook-retry-schedule", help="Seconds before webhook retries, comma-separated.")
+@setting("--webhook-timeout", type=float, help="Seconds a webhook receiver has to answer.")
+@setting("--default-scenario", help="The scenario every request gets unless it names one.")
+@setting("--log-level", help="uvicorn and app log level.")
 @certificate_options
 @CA_BUNDLE_OPTION
 def mock(api_keys: tuple[str, ...], webhook_retry_schedule: str | None, **options: Any) -> None:

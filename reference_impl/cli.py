@@ -8,6 +8,7 @@ works without the extra.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from rich.text import Text
 from voxcontract.cli import (
     CA_BUNDLE_OPTION,
     CommandFailed,
+    SettingOption,
     certificate_options,
     configure_logging,
     console,
@@ -36,35 +38,36 @@ if TYPE_CHECKING:
 
 __all__ = ["keys", "serve", "worker"]
 
+#: Each flag's default is its ReferenceSettings field's, shown by ``--help``.
+setting = functools.partial(
+    click.option, cls=SettingOption, setting="reference_impl.settings:ReferenceSettings", default=None
+)
+
 engine_options = options(
-    click.option("--data-dir", default=None, help="Database, media, queue and models (default ./voxcontract-data)."),
+    setting("--data-dir", help="Database, media, queue and models."),
     click.option("--database-url", default=None, help="Any SQLAlchemy URL (default SQLite in the data dir)."),
     click.option("--queue-url", default=None, help="redis://host:6379/0 for a Redis queue (default SQLite, data dir)."),
-    click.option("--model", default=None, help="tiny.en (bundled, default), base (multilingual extra) or a directory."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Default auto."),
-    click.option("--compute-type", default=None, help="auto (int8 on CPU, float16 on CUDA) or a CTranslate2 type."),
-    click.option("--cpu-threads", type=int, default=None, help="CPU threads per model (default: CTranslate2's)."),
-    click.option("--beam-size", type=int, default=None, help="Beam size (default 5)."),
-    click.option("--workers", type=int, default=None, help="Jobs transcribed at once by this process (default 1)."),
-    click.option("--lease-seconds", type=float, default=None, help="Job lease; a dead worker's job resumes after it."),
-    click.option(
-        "--job-deadline-factor", type=float, default=None, help="A job may run this many times its media's duration."
-    ),
-    click.option(
-        "--job-deadline-min-seconds", type=float, default=None, help="Added to every job's deadline (default 300)."
-    ),
-    click.option("--webhook-retry-schedule", default=None, help='Seconds before webhook retries, e.g. "5,30,120".'),
-    click.option("--webhook-timeout", type=float, default=None, help="Seconds a webhook receiver has to answer."),
+    setting("--model", help="tiny.en (bundled), base (multilingual extra) or a CTranslate2 Whisper directory."),
+    setting("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="auto: CUDA when CTranslate2 sees a GPU."),
+    setting("--compute-type", help="auto (int8 on CPU, float16 on CUDA) or a CTranslate2 type."),
+    setting("--cpu-threads", type=int, help="CPU threads per model (0: CTranslate2's choice)."),
+    setting("--beam-size", type=int, help="Beam size."),
+    setting("--workers", type=int, help="Jobs transcribed at once by this process."),
+    setting("--lease-seconds", type=float, help="Job lease; a dead worker's job resumes after it."),
+    setting("--job-deadline-factor", type=float, help="A job may run this many times its media's duration."),
+    setting("--job-deadline-min-seconds", type=float, help="Added to every job's deadline."),
+    setting("--webhook-retry-schedule", help="Seconds before webhook retries, comma-separated."),
+    setting("--webhook-timeout", type=float, help="Seconds a webhook receiver has to answer."),
     click.option(
         "--allow-private-urls", is_flag=True, default=None, help="Let URL uploads and webhooks reach private networks."
     ),
     click.option("--url-allowlist", default=None, help="Comma-separated CIDRs or host[:port] allowed anyway."),
     CA_BUNDLE_OPTION,
-    click.option("--log-level", default=None, help="Log level (default info)."),
+    setting("--log-level", help="Log level."),
 )
 #: What ``keys`` needs to find the server's database.
 database_options = options(
-    click.option("--data-dir", default=None, help="The server's data dir (default ./voxcontract-data)."),
+    setting("--data-dir", help="The server's data dir."),
     click.option("--database-url", default=None, help="The server's database URL, if not SQLite."),
 )
 
@@ -89,14 +92,12 @@ def _configure_logging(log_level: str) -> None:
 
 
 @click.command()
-@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
+@setting("--host", help="Interface to listen on.")
+@setting("--port", type=int, help="Port to listen on.")
 @click.option("--api-key", "api_keys", multiple=True, help="A key to accept besides the stored ones (repeatable).")
-@click.option("--rate-limit", default=None, help='Per-key rate limit in limits notation (default "120/minute").')
-@click.option(
-    "--auth-failure-limit", default=None, help='Unknown keys per client address (default "60/minute"; "" = no limit).'
-)
-@click.option("--max-upload-bytes", type=int, default=None, help="The largest upload (default 100 MiB).")
+@setting("--rate-limit", help="Per-key rate limit in limits notation.")
+@setting("--auth-failure-limit", help='Unknown keys per client address ("" = no limit).')
+@setting("--max-upload-bytes", type=int, help="The largest upload in bytes.")
 @certificate_options
 @engine_options
 def serve(**options: Any) -> None:

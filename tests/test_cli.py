@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,11 +10,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
 
-from voxcontract.cli import COMMANDS_ENTRY_POINT_GROUP, main
+from voxcontract.cli import COMMANDS_ENTRY_POINT_GROUP, SettingOption, main
 from voxcontract.spec import load_spec, spec_path, spec_text
 
 
@@ -144,3 +146,39 @@ def test_a_command_that_cannot_load_is_listed_and_refuses_with_the_reason(tmp_pa
     refused = run_python(without_module("httpx"), "conformance", "--url", "http://127.0.0.1:9", cwd=tmp_path)
     assert (refused.returncode, "Traceback" in refused.stderr) == (2, False), refused.stderr
     assert "voxcontract conformance needs a dependency that is missing: no module named 'httpx'" in refused.stderr
+
+
+# --- flags whose help shows their setting's default ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleSettings:
+    port: int = 8123
+    schedule: tuple[float, ...] = (0.5, 2.0)
+    label: str | None = None
+
+
+@click.command()
+@click.option("--port", cls=SettingOption, setting=f"{__name__}:ExampleSettings", type=int, help="Port.")
+@click.option("--schedule", cls=SettingOption, setting=f"{__name__}:ExampleSettings", help="Retries, comma-separated.")
+@click.option("--label", cls=SettingOption, setting=f"{__name__}:ExampleSettings", help="A label.")
+def example_command(**_options: Any) -> None:
+    """Takes the example settings."""
+
+
+def test_a_setting_flag_shows_the_default_of_its_settings_field() -> None:
+    shown = " ".join(CliRunner().invoke(example_command, ["--help"]).output.split())
+    assert "Port (default 8123)." in shown
+    assert "Retries, comma-separated (default 0.5,2)." in shown
+    assert "A label (default none)." in shown
+
+
+@pytest.mark.parametrize(("command", "settings"), [("mock", "MockSettings"), ("serve", "ReferenceSettings")])
+def test_the_servers_flags_show_their_settings_defaults(command: str, settings: str) -> None:
+    from mockserver.settings import MockSettings
+    from reference_impl.settings import ReferenceSettings
+
+    defaults = {"MockSettings": MockSettings(), "ReferenceSettings": ReferenceSettings()}[settings]
+    shown = " ".join(CliRunner().invoke(main, [command, "--help"]).output.split())
+    assert f"Port to listen on (default {defaults.port})." in shown
+    assert f"(default {defaults.log_level})." in shown

@@ -11,7 +11,9 @@ Exit codes: 0 success, 1 findings (lint issues, breaking changes), 2 usage or in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib
 import json
 import logging
 from collections.abc import Callable
@@ -40,6 +42,7 @@ __all__ = [
     "CommandError",
     "CommandFailed",
     "CommandGroup",
+    "SettingOption",
     "certificate_options",
     "configure_logging",
     "console",
@@ -48,6 +51,7 @@ __all__ = [
     "options",
     "retry_schedule",
     "serve_app",
+    "setting_default",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -268,6 +272,44 @@ def options(*decorators: Callable[[_F], _F]) -> Callable[[_F], _F]:
         return command
 
     return apply
+
+
+class SettingOption(click.Option):
+    """A flag for a field of a settings class, whose ``--help`` ends with the field's default, read from the class.
+
+    ``setting`` is ``"module:Class"``; the field is the flag's name. The module is imported only when the help is
+    shown (a layer's settings may be slow to import), so the default is written once: in the settings class.
+    """
+
+    def __init__(self, *args: Any, setting: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        text = (self.help or "").rstrip(".")
+        self.help = f"{text} (default {setting_default(self.setting, str(self.name))})."
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = text
+
+
+def setting_default(setting: str, name: str) -> str:
+    """The default of the field ``name`` of the settings class ``"module:Class"``, as a flag would spell it."""
+    module_name, _, class_name = setting.partition(":")
+    settings_class = getattr(importlib.import_module(module_name), class_name)
+    field = {field.name: field for field in dataclasses.fields(settings_class)}[name]
+    factory: Callable[[], Any] | None = None if field.default_factory is dataclasses.MISSING else field.default_factory
+    default = field.default if factory is None else factory()
+    if isinstance(default, tuple):
+        return ",".join(_number(value) for value in default)
+    if default is None or default == "":
+        return "none"
+    return _number(default) if isinstance(default, float) else str(default)
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 CA_BUNDLE_OPTION = click.option(
