@@ -141,7 +141,34 @@ def _parse_policy(policy: str) -> RateLimitItem:
         raise ConfigError(f"rate-limit policy {policy!r} must be one limit, not {len(items)}")
     if items[0].amount < 1:
         raise ConfigError(f"rate-limit policy {policy!r} must allow at least one request")
-    return items[0]
+    return _with_remembered_keys(items[0])
+
+
+#: The most storage keys a limit remembers (one per API key, or per client address for failed authentications).
+_MAX_REMEMBERED_KEYS = 4096
+
+
+def _with_remembered_keys(item: RateLimitItem) -> RateLimitItem:
+    """``item`` as a limit that builds each identity's storage key once.
+
+    ``limits`` joins and escapes the key's parts on every storage call, three per request; the same key comes out
+    every time.
+    """
+
+    class RememberingItem(type(item)):  # type: ignore[misc]
+        __slots__ = ("_keys",)
+
+        def key_for(self, *identifiers: bytes | str | int | float) -> str:
+            key: str | None = self._keys.get(identifiers)
+            if key is None:
+                key = super().key_for(*identifiers)
+                if len(self._keys) < _MAX_REMEMBERED_KEYS:
+                    self._keys[identifiers] = key
+            return key
+
+    remembering = RememberingItem(item.amount, item.multiples, item.namespace)
+    remembering._keys = {}
+    return remembering
 
 
 def _check_policy_name(name: str) -> str:

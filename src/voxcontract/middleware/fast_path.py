@@ -16,10 +16,11 @@ effect:
   limit.
 
 It then does what the whole stack would: counts the request against the key's rate limit (the same ``429``),
-calls the handler with the arguments Connexion passes (the same decorator renders the answer), validates the answer
-with the same validators when response validation is on, and renders an exception as the same problem. Whatever it
-does not accept, or doubts, goes the whole way through Connexion, which gives the canonical answer (a ``400``, a
-``401``, a ``415``): a body it already read is replayed. A refusal is therefore never the fast path's own.
+calls the handler with the arguments Connexion passes, renders its answer as Connexion's response decorator does,
+validates it with the same validators when response validation is on, and renders an exception as the same
+problem. Whatever it does not accept, or doubts, goes the whole way through Connexion, which gives the canonical
+answer (a ``400``, a ``401``, a ``415``): a body it already read is replayed. A refusal is therefore never the fast
+path's own.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ from connexion.context import _scope as connexion_scope_var
 from connexion.decorators.response import AsyncResponseDecorator
 from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.jsonifier import Jsonifier
+from connexion.lifecycle import ConnexionResponse
 from connexion.operations import OpenAPIOperation
 from connexion.resolver import Resolver
 from connexion.spec import Specification
+from connexion.utils import is_json_mimetype
 from jsonschema import ValidationError
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxcontract.auth import KeyResolver, Principal, parse_bearer
@@ -97,6 +101,10 @@ class FastPathOperation:
     secured: bool
     handler: Callable[..., Any]
     connexion_operation: OpenAPIOperation
+    #: Connexion's rendering of what a handler returns (it reads the running operation from Connexion's context).
+    renderer: AsyncResponseDecorator
+    #: The JSON media types the operation produces (answers in one of them are rendered without the decorator).
+    json_produced: frozenset[str]
     #: The JSON body's validator (None: the operation takes no body).
     body_validator: Any = None
     response_validation: CompiledResponseValidationOperation | None = None
@@ -112,6 +120,25 @@ class FastPathOperation:
             return arguments
         return {name: value for name, value in arguments.items() if name in self.argument_names}
 
+    def render(self, answer: Any) -> Response:
+        """The response Connexion's response decorator makes of a handler's ``answer``.
+
+        The contract's usual answer, ``(document, status, {"Content-Type": <a JSON type the operation produces>,
+        ...})``, is rendered here as the decorator renders it (JSON by its jsonifier, the handler's headers); any
+        other answer by the decorator itself.
+        """
+        if isinstance(answer, Response):
+            return answer
+        if isinstance(answer, ConnexionResponse):
+            return StarletteFramework.connexion_to_framework_response(answer)  # type: ignore[no-any-return]
+        if isinstance(answer, tuple) and len(answer) == 3:
+            document, status, headers = answer
+            content_type = headers.get("Content-Type") if isinstance(headers, dict) else None
+            if isinstance(document, dict | list) and content_type in self.json_produced and type(status) is int:
+                body = self.renderer.jsonifier.dumps(document)
+                return Response(body, status_code=status or 200, media_type=content_type, headers=headers)
+        return self.renderer.build_framework_response(answer)  # type: ignore[no-any-return]
+
 
 def compile_operations(
     document: Mapping[str, Any],
@@ -124,7 +151,7 @@ def compile_operations(
     """The fast path's operations: every operation of ``document`` without a request body or with a JSON one."""
     specification = Specification.load(dict(document))
     resolver = Resolver(function_resolver=operations)
-    decorate = AsyncResponseDecorator(framework=StarletteFramework, jsonifier=Jsonifier())
+    renderer = AsyncResponseDecorator(framework=StarletteFramework, jsonifier=Jsonifier())
     compiled = []
     for path, item in specification["paths"].items():
         for method in item:
@@ -135,7 +162,7 @@ def compile_operations(
             )
             if _takes_body_other_than_json(operation):
                 continue
-            compiled.append(_compile(operation, path, secured, validate_responses, decorate))
+            compiled.append(_compile(operation, path, secured, validate_responses, renderer))
     return compiled
 
 
@@ -149,7 +176,7 @@ def _compile(
     path: str,
     secured: frozenset[str],
     validate_responses: bool,
-    decorate: AsyncResponseDecorator,
+    renderer: AsyncResponseDecorator,
 ) -> FastPathOperation:
     handler = operation.function
     body_schema = operation.body_schema(_JSON) if operation.request_body else None
@@ -164,8 +191,10 @@ def _compile(
         route=_route_pattern(path),
         parameters={param["name"].lower(): _parameter(param) for param in operation.parameters},
         secured=operation.operation_id in secured,
-        handler=decorate(handler),
+        handler=handler,
         connexion_operation=operation,
+        renderer=renderer,
+        json_produced=frozenset(media for media in operation.produces if is_json_mimetype(media)),
         body_validator=request_body_validator(body_schema) if body_schema else None,
         response_validation=response_validation,
         argument_names=_argument_names(handler),
@@ -288,7 +317,7 @@ class FastPathMiddleware:
         try:
             if principal is not None:
                 await count_request(self.limiter, principal)
-            response = await operation.handler(**operation.arguments(accepted.values, principal))
+            response = operation.render(await operation.handler(**operation.arguments(accepted.values, principal)))
             await response(scope, receive, self._validating_send(operation, scope, answered))
         except Exception as exc:
             if answered.started:

@@ -110,6 +110,10 @@ class CompiledResponseValidationOperation(ResponseValidationOperation):  # type:
     def __init__(self, next_app: ASGIApp, **kwargs: Any) -> None:
         super().__init__(next_app, **kwargs)
         self._body_validators: dict[_ResponseKey, Any] = {}
+        #: Media types Connexion's check found among those the operation produces.
+        self._produced: set[str] = set()
+        #: The header names each (status, media type) requires (only a definition that requires some is consulted).
+        self._required_headers: dict[tuple[str, str], frozenset[str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def validating_send(message: Message) -> None:
@@ -124,12 +128,34 @@ class CompiledResponseValidationOperation(ResponseValidationOperation):  # type:
         """Checks the status line and headers; the send that checks the body (``send`` when none is registered)."""
         headers = message["headers"]
         mime_type, encoding = self.extract_content_type(headers)
-        if message["status"] < 400:
-            self.validate_mime_type(mime_type)
+        if message["status"] < 400 and mime_type not in self._produced:
+            self.validate_mime_type(mime_type)  # Connexion's check; what it accepts is remembered
+            if len(self._produced) < MAX_BODY_VALIDATORS:
+                self._produced.add(mime_type)
         status = str(message["status"])
-        self.validate_required_headers(headers, self._operation.response_definition(status, mime_type))
+        self._check_required_headers(headers, status, mime_type)
         validator = self._body_validator(scope, status, mime_type, encoding)
         return send if validator is None else validator.wrap_send(send)
+
+    def extract_content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
+        """Connexion's reading of ``Content-Type``, answered at once for a plain one (no parameters)."""
+        values = [value for name, value in headers if name.lower() == b"content-type"]
+        if len(values) == 1 and b";" not in values[0]:
+            return values[0].decode("latin-1"), "utf-8"
+        mime_type, encoding = super().extract_content_type(headers)
+        return str(mime_type), str(encoding)
+
+    def _check_required_headers(self, headers: list[tuple[bytes, bytes]], status: str, mime_type: str) -> None:
+        """Connexion's check that the answer has every header its response definition requires."""
+        key = (status, mime_type)
+        required = self._required_headers.get(key)
+        if required is None:
+            required = _required_header_names(self._operation.response_definition(status, mime_type))
+            if len(self._required_headers) < MAX_BODY_VALIDATORS:
+                self._required_headers[key] = required
+        if required - {name.decode("latin-1").lower() for name, _ in headers}:
+            # Connexion's own check, for its message
+            self.validate_required_headers(headers, self._operation.response_definition(status, mime_type))
 
     def _body_validator(self, scope: Scope, status: str, mime_type: str, encoding: str) -> Any:
         key = (status, mime_type, encoding)
@@ -149,6 +175,11 @@ class CompiledResponseValidationOperation(ResponseValidationOperation):  # type:
             nullable=utils.is_nullable(self._operation.response_definition(status, mime_type)),
             encoding=encoding,
         )
+
+
+def _required_header_names(definition: dict[str, Any]) -> frozenset[str]:
+    headers: dict[str, dict[str, Any]] = definition.get("headers", {})
+    return frozenset(name.lower() for name, header in headers.items() if header.get("required", False))
 
 
 class CompiledResponseValidationAPI(ResponseValidationAPI):  # type: ignore[misc]

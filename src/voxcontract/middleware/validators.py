@@ -161,6 +161,18 @@ def fast_accept(python: Any, schema: Any, *, nullable: bool) -> Any:
 
 
 def _check_format(name: str, value: Any) -> bool:
+    if type(value) is str and len(value) <= _REMEMBERED_FORMAT_LENGTH:
+        return _remembered_format_verdict(name, value)
+    return bool(Draft4Validator.FORMAT_CHECKER.conforms(value, name))
+
+
+#: Verdicts on short strings are remembered: a server's answers repeat their timestamps and ids (a job polled
+#: again has the same ``created_at``), and a format's verdict depends on the string alone.
+_REMEMBERED_FORMAT_LENGTH = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_format_verdict(name: str, value: str) -> bool:
     return bool(Draft4Validator.FORMAT_CHECKER.conforms(value, name))
 
 
