@@ -9,9 +9,7 @@ Connexion (bad keys, odd parameters, bodies it does not take). Their answers mus
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import wave
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +18,7 @@ from starlette.testclient import TestClient
 
 from mockserver.app import MockApp, create_app
 from mockserver.settings import MockSettings
+from tests.mockserver.support import make_wav
 from voxcontract.asgi import ContractApp, create_contract_app
 from voxcontract.auth import StaticKeyResolver
 from voxcontract.middleware.fast_path import MAX_FAST_PATH_BODY, FastPathMiddleware
@@ -29,16 +28,6 @@ KEY = "vox_fast_path_key"
 OTHER_KEY = "vox_fast_path_other"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 JSON = "application/json"
-
-
-def wav_bytes(seconds: float = 1.0, rate: int = 16_000) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as sink:
-        sink.setnchannels(1)
-        sink.setsampwidth(2)
-        sink.setframerate(rate)
-        sink.writeframes(b"\x00\x10" * int(seconds * rate))
-    return out.getvalue()
 
 
 def mock(*, fast_path: bool, rate_limit: str = "1000/minute", validate_responses: bool = True) -> MockApp:
@@ -105,7 +94,7 @@ def pair() -> Iterator[Pair]:
 
 
 def upload(pair: Pair) -> str:
-    answer = pair.left_to_connexion("POST", "/v1/upload", headers=AUTH, files={"file": ("a.wav", wav_bytes())})
+    answer = pair.left_to_connexion("POST", "/v1/upload", headers=AUTH, files={"file": ("a.wav", make_wav(1.0))})
     assert answer.status_code == 201
     return str(answer.json()["file_id"])
 
