@@ -43,6 +43,8 @@ class MockSettings(CoreSettings):
     webhook_timeout: float = float(load_spec()["x-voxscriber-limits"]["webhook_timeout_seconds"])
     #: The scenario applied to requests that name none (``None``: normal behaviour).
     default_scenario: str | None = None
+    #: Any origin's page may call the mock from a browser (integrators develop front ends against it).
+    cors_origins: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         # Explicit base call: zero-argument super() breaks in slotted dataclasses before Python 3.14.

@@ -3,6 +3,8 @@
 The stack, outermost first::
 
     RequestContextMiddleware        request id, deferred headers (rate limit) on every answer
+      CORSMiddleware                (settings.cors_origins) preflights answered, CORS headers on every answer
+                                    (voxcontract.middleware.cors)
       HeaderLimitMiddleware         431 for too many or too large header fields, before anything reads them
       AllowHeaderMiddleware         every documented method of the path in a 405's Allow
       FastPathMiddleware            a request every check accepts, served straight by its handler (the same auth,
@@ -57,6 +59,7 @@ from voxcontract.middleware import (
 )
 from voxcontract.middleware.auth import AUTH_FAILURE_POLICY, secured_operations
 from voxcontract.middleware.contract_document import ContractDocumentMiddleware
+from voxcontract.middleware.cors import cors
 from voxcontract.middleware.fast_path import FastPathMiddleware, compile_operations
 from voxcontract.middleware.swagger_ui import RoutedSwaggerUIMiddleware
 from voxcontract.middleware.validation import CompiledRequestValidationMiddleware, CompiledResponseValidationMiddleware
@@ -125,7 +128,7 @@ class ContractApp(RequestContextMiddleware):
         served: ASGIApp = connexion_app if self.fast_path is None else self.fast_path
         inner = served if document is None else AllowHeaderMiddleware(served, document=document)
         limited = HeaderLimitMiddleware(inner, max_bytes=settings.max_header_bytes, max_count=settings.max_header_count)
-        super().__init__(limited, id_factory=id_factory)
+        super().__init__(cors(limited, settings.cors_origins), id_factory=id_factory)
         self.connexion = connexion_app
 
 

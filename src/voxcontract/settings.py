@@ -51,6 +51,9 @@ class CoreSettings:
     #: Serve requests that every check accepts straight from their handlers (voxcontract.middleware.fast_path);
     #: off, every request takes Connexion's whole stack (the answers are the same, about half as fast).
     fast_path: bool = True
+    #: Origins whose browser pages may call the API (CORS): ``*`` for any, or e.g. ``https://app.example.com``;
+    #: empty: no CORS headers, browsers refuse cross-origin calls.
+    cors_origins: tuple[str, ...] = ()
     log_level: str = "info"
     #: HTTPS: the server's certificate (chain) and private key, PEM files; both or neither (plain HTTP).
     ssl_certfile: str | None = None
