@@ -47,16 +47,21 @@ export async function startServer(command, { apiKey = "vox_js_sdk_key", extraArg
 /** A mock with a manual clock by default: jobs move only when the test advances it. */
 export async function startMock({ clock = "manual", extraArgs = [] } = {}) {
   const mock = await startServer("mock", { extraArgs: ["--clock", clock, ...extraArgs] });
+  let lastAdvance = Promise.resolve();
   return {
     ...mock,
-    /** Move the mock's clock; jobs that end by then complete (and send their webhooks). */
-    async advance(seconds) {
-      const response = await fetch(`${mock.baseUrl}/__mock/clock/advance`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ seconds }),
-      });
-      if (!response.ok) throw new Error(`clock advance answered ${response.status}: ${await response.text()}`);
+    /**
+     * Move the mock's clock; jobs that end by then complete (and send their webhooks). Requests sent through
+     * `mock.fetch` wait for the move to be done, so a test can call this from a callback without a race.
+     */
+    advance(seconds) {
+      lastAdvance = advanceClock(mock.baseUrl, seconds);
+      return lastAdvance;
+    },
+    /** fetch, once any clock move asked for before has been made. */
+    async fetch(input, init) {
+      await lastAdvance;
+      return fetch(input, init);
     },
     async reset() {
       const response = await fetch(`${mock.baseUrl}/__mock/reset`, { method: "POST" });
@@ -66,6 +71,15 @@ export async function startMock({ clock = "manual", extraArgs = [] } = {}) {
       return (await (await fetch(`${mock.baseUrl}/__mock/journal`)).json()).requests;
     },
   };
+}
+
+async function advanceClock(baseUrl, seconds) {
+  const response = await fetch(`${baseUrl}/__mock/clock/advance`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ seconds }),
+  });
+  if (!response.ok) throw new Error(`clock advance answered ${response.status}: ${await response.text()}`);
 }
 
 async function waitUntilHealthy(baseUrl, child, output, timeoutMs) {
@@ -83,14 +97,37 @@ async function waitUntilHealthy(baseUrl, child, output, timeoutMs) {
   throw new Error(`the server did not answer /v1/health within ${timeoutMs} ms:\n${output()}`);
 }
 
-/** A fetch that records every request it sends (method, path, headers), then sends it. */
-export function recordingFetch(onRequest = () => {}) {
+/**
+ * A fetch that lets `rewrite(request, index)` change a request (return a new one, or nothing to keep it), records
+ * what it sends (method, path, headers) and the status it got back, then sends it with `send`.
+ */
+export function recordingFetch(rewrite = () => undefined, send = fetch) {
   const requests = [];
   const fetchAndRecord = async (input, init) => {
-    const request = new Request(input, init);
+    const original = new Request(input, init);
+    const request = rewrite(original, requests.length) ?? original;
     const entry = { method: request.method, path: new URL(request.url).pathname, headers: request.headers };
     requests.push(entry);
-    return fetch(onRequest(request, requests.length - 1) ?? request);
+    const response = await send(request);
+    entry.status = response.status;
+    return response;
   };
   return { fetch: fetchAndRecord, requests };
+}
+
+/** A copy of `request` with one more header (the mock's `Prefer`, say). */
+export function withHeader(request, name, value) {
+  const headers = new Headers(request.headers);
+  headers.set(name, value);
+  return new Request(request, { headers });
+}
+
+/** A fetch whose answers lose their Retry-After header: the client has to fall back on its own backoff. */
+export function withoutRetryAfter(send = fetch) {
+  return async (input, init) => {
+    const response = await send(input, init);
+    const headers = new Headers(response.headers);
+    headers.delete("Retry-After");
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  };
 }
