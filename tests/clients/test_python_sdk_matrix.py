@@ -396,3 +396,12 @@ def test_an_unknown_key_is_unauthorized(mock_url: str) -> None:
         stranger.jobs.get("job_3kTq9WmZpL2vX8aB")
     assert caught.value.code == "unauthorized"
     assert isinstance(caught.value, voxscriber.APIError)
+
+
+def test_a_compacted_upload_is_ogg_opus_and_transcribes(world: World) -> None:
+    file = world.sdk.upload(HELLO, compact=True)
+    assert (file.filename, file.content_type) == ("hello.ogg", "audio/ogg")
+    assert file.size_bytes < HELLO.stat().st_size / 4
+    assert file.duration_seconds == pytest.approx(4.253, abs=0.1)
+    job = world.sdk.wait(world.sdk.transcribe(file.file_id))
+    assert job.status == "completed"
