@@ -1,6 +1,7 @@
 // Fails (exit 1) when src/schema.ts is not what openapi-typescript generates from the contract now: the committed
 // types drifted from openapi/voxscriber.yaml. Regenerates into a temporary file with the same command as
-// `npm run generate:types` and compares the two byte for byte.
+// `npm run generate:types` and compares the two byte for byte. `--contract PATH` generates from another document
+// instead (the tests use it to show that a change to the contract is caught).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,12 +11,15 @@ import { fileURLToPath } from "node:url";
 const packageDir = fileURLToPath(new URL("../", import.meta.url));
 const committed = join(packageDir, "src", "schema.ts");
 const generateScript = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")).scripts["generate:types"];
+const contractFlag = process.argv.indexOf("--contract");
+const contract = contractFlag === -1 ? undefined : process.argv[contractFlag + 1];
 const scratch = mkdtempSync(join(tmpdir(), "voxscriber-types-"));
 const fresh = join(scratch, "schema.ts");
 
 try {
   // The same command as generate:types, its --output pointed at the scratch file.
   const args = generateScript.replace(/^openapi-typescript\s+/, "").replace(/--output\s+\S+/, "").trim().split(/\s+/);
+  if (contract !== undefined) args[0] = contract;
   const cli = join(packageDir, "node_modules", "openapi-typescript", "bin", "cli.js");
   execFileSync(process.execPath, [cli, ...args, "--output", fresh], { cwd: packageDir, stdio: ["ignore", "ignore", "inherit"] });
   const want = readFileSync(fresh);
