@@ -102,6 +102,8 @@ export class VoxScriberClient {
   /** Upload media: a path, an http(s) URL (fetched by the server), bytes, a Blob or File, or a stream. */
   async upload(source: UploadSource, options: UploadOptions = {}): Promise<UploadedFile> {
     const body = await prepareUpload(source, options.filename, options.onProgress);
+    // The generated type of a multipart body says `file: string` (OpenAPI's `format: binary`); what fetch sends is
+    // a FormData or a stream, so the request options are built untyped and the answer typed again below.
     const result = await this.api.POST("/v1/upload", { ...uploadInit(body), signal: options.signal } as never);
     const file = unwrap(result as ApiResult<UploadedFile>);
     if (body.kind === "form") options.onProgress?.(body.totalBytes, body.totalBytes);

@@ -121,20 +121,16 @@ function byteCounter(totalBytes: number | undefined, onProgress: UploadProgress)
 
 function concatStreams(head: Uint8Array, body: ReadableStream<Uint8Array>, tail: Uint8Array): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  let stage: "head" | "body" | "done" = "head";
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(head);
+    },
     async pull(controller) {
-      if (stage === "head") {
-        stage = "body";
-        controller.enqueue(head);
-        return;
-      }
       const { done, value } = await reader.read();
       if (!done) {
         controller.enqueue(value);
         return;
       }
-      stage = "done";
       controller.enqueue(tail);
       controller.close();
     },
