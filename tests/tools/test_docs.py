@@ -271,9 +271,9 @@ def test_start_transcription_samples_send_the_first_example_as_json(samples: dic
     assert json.loads(payload) == {"file_id": "file_8Yq2Lw5ZtB3nK7cD"}
     assert '"file_id": "file_8Yq2Lw5ZtB3nK7cD"' in start["python"]
     assert '"file_id": "file_8Yq2Lw5ZtB3nK7cD"' in start["javascript"]
-    for sample in start.values():
-        assert "Idempotency-Key" in sample
-        assert "Bearer" in sample
+    for language in RAW_SAMPLES:  # the SDKs send both themselves
+        assert "Idempotency-Key" in start[language]
+        assert "Bearer" in start[language]
 
 
 def test_path_and_query_parameters_come_from_examples(samples: dict[str, dict[str, str]]) -> None:
@@ -287,7 +287,7 @@ def test_health_samples_carry_no_authorization(samples: dict[str, dict[str, str]
         assert "Authorization" not in sample
     for name, sample in samples.items():
         if name != "getHealth":
-            assert all("Authorization" in text for text in sample.values()), name
+            assert all("Authorization" in sample[language] for language in RAW_SAMPLES), name
 
 
 def _all_python(samples: dict[str, dict[str, str]]) -> Iterator[tuple[str, str]]:
@@ -448,3 +448,46 @@ def test_chromium_requests_nothing_from_the_network(
         proxy.close()
     assert 'id="startTranscription"' in dom
     assert set(proxy.hosts) - BROWSER_OWN_HOSTS == expected, proxy.hosts
+
+
+# --- the SDKs' samples -----------------------------------------------------------------------------------------
+
+#: The samples that spell the HTTP request out (the SDK samples leave the headers to the SDK).
+RAW_SAMPLES = ("curl", "python", "javascript")
+SDK_CALL = re.compile(r"\bclient\.([a-z_]+(?:\.[a-z_]+)?)\(")
+TS_CALL = re.compile(r"\bclient\.([A-Za-z]+)\(")
+
+
+def test_every_operation_has_a_python_sdk_sample_that_compiles_and_calls_the_sdk(
+    samples: dict[str, dict[str, str]],
+) -> None:
+    from voxscriber import Client
+
+    with Client(api_key="vox_key", base_url="http://127.0.0.1:9") as client:  # nothing is sent
+        for operation_id, snippets in samples.items():
+            code = snippets["python_sdk"]
+            compile(code, f"<{operation_id}>", "exec")
+            calls = SDK_CALL.findall(code)
+            assert calls, operation_id
+            for call in calls:
+                target: object = client
+                for part in call.split("."):
+                    target = getattr(target, part)
+                assert callable(target), f"{operation_id}: client.{call} is not a call of voxscriber.Client"
+
+
+def test_the_typescript_sdk_samples_call_methods_the_sdk_has(samples: dict[str, dict[str, str]]) -> None:
+    source = (Path(__file__).resolve().parents[2] / "clients" / "js" / "src" / "client.ts").read_text()
+    methods = set(re.findall(r"^\s+(?:async\s+\*?)?([a-zA-Z]+)\(", source, re.MULTILINE))
+    covered = {operation_id for operation_id, snippets in samples.items() if "typescript_sdk" in snippets}
+    assert covered >= set(samples) - {"getHealth"}
+    for operation_id in covered:
+        for call in TS_CALL.findall(samples[operation_id]["typescript_sdk"]):
+            assert call in methods, f"{operation_id}: client.{call}() is not a method of the TypeScript SDK"
+
+
+def test_the_reference_shows_the_sdk_samples_beside_curl(html: str, markdown: str) -> None:
+    for page in (html, markdown):
+        assert "Python SDK" in page
+        assert "TypeScript SDK" in page
+        assert "reads VOXSCRIBER_API_KEY and VOXSCRIBER_BASE_URL" in page  # a comment: one token, highlighted or not

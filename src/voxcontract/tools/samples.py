@@ -1,4 +1,5 @@
-"""Code samples generated from the contract: curl, Python (``requests``) and JavaScript (``fetch``, Node 18+).
+"""Code samples generated from the contract: curl, Python (``requests``) and JavaScript (``fetch``, Node 18+), and
+the SDKs' calls (:mod:`voxcontract.tools.sdk_samples`).
 
 Every value comes from the document: the base URL from ``servers[0]``, path, query and header parameters
 from their examples, the body from the first named example (JSON) or a file part (multipart), and the
@@ -17,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from voxcontract.spec import Operation, deref
 
-__all__ = ["RequestSample", "build_request", "code_samples"]
+__all__ = ["MEDIA_FILE", "RequestSample", "build_request", "code_samples", "python_literal"]
 
 MEDIA_FILE = "audio.mp3"
 MEDIA_TYPE = "audio/mpeg"
@@ -35,6 +36,8 @@ class RequestSample:
     method: str
     url: str
     query: list[tuple[str, Any]] = field(default_factory=list)
+    #: The example of each path parameter (the SDK samples name ids, not URLs).
+    path_values: dict[str, Any] = field(default_factory=dict)
     headers: list[tuple[str, str]] = field(default_factory=list)
     auth: tuple[str, str] | None = None  # (header, value prefix), the key itself comes from `key_variable`
     key_variable: str = "API_KEY"
@@ -110,6 +113,8 @@ def _apply_parameters(document: Mapping[str, Any], operation: Operation, sample:
         value = _example(document, param)
         if where == "path":
             filled = f"<{name}>" if value is _NO_VALUE else quote(_text(value), safe="")
+            if value is not _NO_VALUE:
+                sample.path_values[name] = value
             path = path.replace("{" + name + "}", filled)
         elif value is _NO_VALUE:
             continue
@@ -275,6 +280,10 @@ def _javascript(sample: RequestSample) -> str:
 
 
 def code_samples(document: Mapping[str, Any], operation: Operation) -> dict[str, str]:
-    """The ``curl``, ``python`` and ``javascript`` snippets of one operation."""
+    """The ``curl``, ``python`` and ``javascript`` snippets of one operation, and the SDKs' where they have a call
+    for it (``python_sdk``, ``typescript_sdk``: :mod:`voxcontract.tools.sdk_samples`)."""
+    from voxcontract.tools.sdk_samples import sdk_samples  # it builds on this module's RequestSample
+
     sample = build_request(document, operation)
-    return {"curl": _curl(sample), "python": _python(sample), "javascript": _javascript(sample)}
+    raw = {"curl": _curl(sample), "python": _python(sample), "javascript": _javascript(sample)}
+    return {**raw, **sdk_samples(operation.operation_id, sample)}
