@@ -178,3 +178,22 @@ def test_usage_errors_exit_2(tmp_path: Path, command: str) -> None:
         refused = run(str(HELLO), "--api-key", KEY, *flags, command=command)
         assert refused.returncode == 2, (flags, refused.stderr)
         assert refused.stdout == ""
+
+
+def test_past_timeout_the_job_goes_on_and_resume_prints_its_json_to_stdout(mock_url: str, admin: httpx.Client) -> None:
+    timed_out = run(str(HELLO), "--api-key", KEY, "--base-url", mock_url, "--timeout", "0.5", "--format", "json")
+
+    assert timed_out.returncode == 1, timed_out.stderr
+    assert timed_out.stdout == ""
+    stopped = re.search(r"error: job (job_\w+) is still queued after 0\.5 s; it goes on: (.+)", timed_out.stderr)
+    assert stopped, timed_out.stderr
+    resume = shlex.split(stopped[2])
+    assert resume == ["voxcontract", "transcribe", "--resume", stopped[1], "--format", "json", "--base-url", mock_url]
+
+    assert admin.post("/__mock/clock/advance", json={"seconds": 5}).status_code == 200
+    resumed = run(*resume[2:], "--api-key", KEY)
+
+    assert resumed.returncode == 0, resumed.stderr
+    transcript = json.loads(resumed.stdout)  # stdout holds the transcript and nothing else
+    assert (transcript["job_id"], words(transcript["text"])) == (stopped[1], words(HELLO_TEXT))
+    assert f"transcript (json) of job {stopped[1]} written to stdout" in resumed.stderr
