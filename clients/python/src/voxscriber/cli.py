@@ -185,17 +185,32 @@ class Display:
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Transcript format."
 )
 @click.option(
-    "--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write it here, not stdout."
+    "--out",
+    metavar="PATH",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write it here, not stdout.",
 )
-@click.option("--language", callback=lambda _c, _p, v: _language(v), help="ISO 639-1 code, or auto (server default).")
+@click.option(
+    "--language",
+    metavar="LANG",
+    callback=lambda _c, _p, v: _language(v),
+    help="ISO 639-1 code, or auto (server default).",
+)
 @click.option("--timestamps", type=click.Choice(TIMESTAMPS), help="Timestamp granularity (server default: segment).")
 @click.option("--diarize", is_flag=True, help="Label segments with speakers.")
 @click.option("--compact", is_flag=True, help="Upload the audio track as mono 16 kHz Opus (needs PyAV).")
-@click.option("--webhook-url", callback=lambda _c, _p, v: _webhook_url(v), help="Where the server POSTs the event.")
-@click.option("--base-url", envvar=BASE_URL_ENV, show_envvar=True, help="The API's root URL.")
-@click.option("--api-key", envvar=API_KEY_ENV, show_envvar=True, help="Your API key.")
+@click.option(
+    "--webhook-url", metavar="URL", callback=lambda _c, _p, v: _webhook_url(v), help="Where the server POSTs the event."
+)
+@click.option("--base-url", metavar="URL", envvar=BASE_URL_ENV, show_envvar=True, help="The API's root URL.")
+@click.option("--api-key", metavar="KEY", envvar=API_KEY_ENV, show_envvar=True, help="Your API key.")
 @click.option("--resume", "resume_job_id", metavar="JOB_ID", help="Wait on this job instead of starting one.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop waiting after SECONDS (exit 1).")
+@click.option(
+    "--timeout",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop waiting after SECONDS (exit 1).",
+)
 @click.pass_context
 def transcribe(
     ctx: click.Context,
