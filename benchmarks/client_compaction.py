@@ -153,7 +153,7 @@ def table(rows: list[Row]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="about 20 s of espeak speech instead of about 40 s")
+    parser.add_argument("--quick", action="store_true", help="about 28 s of espeak-ng speech instead of about 56 s")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="voxcontract-compaction-") as tmp:
