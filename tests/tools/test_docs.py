@@ -21,6 +21,7 @@ from voxcontract.spec import Operation, iter_operations, load_spec
 from voxcontract.tools.docs import render_html, render_markdown, write_docs
 from voxcontract.tools.error_view import errors_view
 from voxcontract.tools.samples import code_samples
+from voxcontract.tools.sdk_samples import operation_samples
 from voxcontract.tools.webhook_samples import verification_samples
 
 EXTERNAL_LOADS = re.compile(
@@ -53,7 +54,7 @@ def operations(document: dict[str, Any]) -> dict[str, Operation]:
 
 @pytest.fixture(scope="module")
 def samples(document: dict[str, Any], operations: dict[str, Operation]) -> dict[str, dict[str, str]]:
-    return {name: code_samples(document, op) for name, op in operations.items()}
+    return {name: operation_samples(document, op) for name, op in operations.items()}
 
 
 def _visible_text(fragment: str) -> str:

@@ -24,8 +24,8 @@ from voxcontract.spec import iter_operations
 from voxcontract.tools.error_view import ErrorsView, errors_view
 from voxcontract.tools.markdown_text import demote_headings, markdown_html, markdown_inline_html, table_cell
 from voxcontract.tools.operation_view import OperationView, operation_anchor, operation_view
-from voxcontract.tools.samples import code_samples
 from voxcontract.tools.schema_view import SchemaView, TypeInfo, schema_anchor, schema_views
+from voxcontract.tools.sdk_samples import operation_samples
 from voxcontract.tools.webhook_samples import TOLERANCE_SECONDS, verification_samples
 from voxcontract.tools.webhook_view import WebhookView, webhook_views
 
@@ -113,7 +113,7 @@ def build_page(document: Mapping[str, Any]) -> Page:
     for operation in iter_operations(document):
         anchor = operation_anchor(operation)
         sent = tuple((hook.anchor, hook.name) for hook in webhooks if hook.source_anchor == anchor)
-        operations.append(operation_view(document, operation, code_samples(document, operation), sent))
+        operations.append(operation_view(document, operation, operation_samples(document, operation), sent))
     return Page(
         title=str(info.get("title") or "API reference"),
         version=str(info.get("version") or ""),

@@ -280,10 +280,6 @@ def _javascript(sample: RequestSample) -> str:
 
 
 def code_samples(document: Mapping[str, Any], operation: Operation) -> dict[str, str]:
-    """The ``curl``, ``python`` and ``javascript`` snippets of one operation, and the SDKs' where they have a call
-    for it (``python_sdk``, ``typescript_sdk``: :mod:`voxcontract.tools.sdk_samples`)."""
-    from voxcontract.tools.sdk_samples import sdk_samples  # it builds on this module's RequestSample
-
+    """The ``curl``, ``python`` and ``javascript`` snippets of one operation (the SDKs': ``sdk_samples``)."""
     sample = build_request(document, operation)
-    raw = {"curl": _curl(sample), "python": _python(sample), "javascript": _javascript(sample)}
-    return {**raw, **sdk_samples(operation.operation_id, sample)}
+    return {"curl": _curl(sample), "python": _python(sample), "javascript": _javascript(sample)}

@@ -12,9 +12,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from voxcontract.tools.samples import MEDIA_FILE, RequestSample, python_literal
+from voxcontract.spec import Operation
+from voxcontract.tools.samples import MEDIA_FILE, RequestSample, build_request, code_samples, python_literal
 
-__all__ = ["PYTHON_SDK_PREAMBLE", "TYPESCRIPT_SDK_PREAMBLE", "sdk_samples"]
+__all__ = ["PYTHON_SDK_PREAMBLE", "TYPESCRIPT_SDK_PREAMBLE", "operation_samples", "sdk_samples"]
 
 PYTHON_SDK_PREAMBLE = (
     "from voxscriber import Client\n\nclient = Client()  # reads VOXSCRIBER_API_KEY and VOXSCRIBER_BASE_URL\n\n"
@@ -115,6 +116,14 @@ _TYPESCRIPT: dict[str, SampleWriter] = {
     "deleteJob": lambda s: f"await client.deleteJob({_id(s, 'job_id')});\n",
     "getWebhookSecret": lambda _s: "console.log(await client.getWebhookSecret());\n",
 }
+
+
+def operation_samples(document: Mapping[str, Any], operation: Operation) -> dict[str, str]:
+    """Every sample of an operation: the raw ones (:func:`~voxcontract.tools.samples.code_samples`), then the SDKs'."""
+    return {
+        **code_samples(document, operation),
+        **sdk_samples(operation.operation_id, build_request(document, operation)),
+    }
 
 
 def sdk_samples(operation_id: str | None, sample: RequestSample) -> dict[str, str]:
