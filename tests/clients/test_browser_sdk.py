@@ -60,7 +60,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture
 def page_origin(tmp_path: Path) -> Iterator[str]:
     """The page, the SDK's dist, its dependencies and the recording, served from one origin of their own."""
-    assert (SDK / "dist" / "client.js").is_file(), "clients/js/dist is missing: run ./dev setup (npm ci, tsc)"
+    assert (SDK / "dist" / "index.js").is_file(), "clients/js/dist is missing: run ./dev setup (npm ci, tsc)"
     assert (SDK / "node_modules" / "openapi-fetch").is_dir(), "clients/js/node_modules is missing: run ./dev setup"
     site = tmp_path / "site"
     site.mkdir()

@@ -37,4 +37,5 @@ export type {
   WebhookSecret,
 } from "./types.js";
 export type { UploadProgress, UploadSource } from "./upload.js";
-export { verifyWebhook, type WebhookHeaders } from "./webhooks.js";
+// verifyWebhook is the "./webhooks" subpath's (`@voxscriber/client/webhooks`): webhooks reach servers, not pages, and
+// its dependency (standardwebhooks, CommonJS only) would keep this entry from loading unbundled in a browser.

@@ -5,7 +5,8 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 
-import { createClient, verifyWebhook, WebhookVerificationError } from "../dist/index.js";
+import { createClient, WebhookVerificationError } from "../dist/index.js";
+import { verifyWebhook } from "../dist/webhooks.js";
 import { HELLO_WAV, recordingFetch, startMock, withHeader } from "./support.mjs";
 
 let mock;

@@ -1,7 +1,7 @@
 // Upload hello.wav, transcribe it, wait for the job and show its transcript, through the TypeScript SDK's client.
 // The API's base URL and key come in the query string (`?api=...&key=...`): the test serves this page from one
 // origin and runs the mock on another, so every call is a cross-origin request that needs the mock's CORS answer.
-import { createClient } from "/sdk/client.js";
+import { createClient } from "/sdk/index.js"; // the package entry, unbundled
 
 const query = new URLSearchParams(location.search);
 const show = (id, text) => (document.getElementById(id).textContent = text);
