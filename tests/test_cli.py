@@ -102,6 +102,8 @@ def test_console_script_runs_from_another_directory(tmp_path: Path) -> None:
 
 LAYER_COMMANDS = {"mock": "mockserver", "serve": "reference_impl", "worker": "reference_impl"}
 LAYER_COMMANDS |= {"keys": "reference_impl", "conformance": "conformance"}
+#: The Python SDK's distribution gives the voxcontract tool its transcribe command (the ``cli`` extra).
+LAYER_COMMANDS |= {"transcribe": "voxscriber"}
 
 
 def run_python(code: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
