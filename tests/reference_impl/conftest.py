@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.reference_impl.postgres import PostgresServer
+from tests.reference_impl.seaweedfs import SeaweedFS
 from tests.reference_impl.support import RunningReference, serve_reference
 from voxcontract.serving import free_port
 
@@ -26,6 +27,13 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRefer
 def postgres() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server for the session (started only when a test asks for it)."""
     with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    """One throwaway SeaweedFS S3 server for the session (started only when a test asks for it)."""
+    with SeaweedFS() as server:
         yield server
 
 
