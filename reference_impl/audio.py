@@ -20,14 +20,13 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import av
 import numpy as np
 import numpy.typing as npt
 
 from voxcontract.errors import MediaTooLong, UnsupportedMedia
-from voxcontract.media import MIN_SAMPLE_RATE
+from voxcontract.media import MIN_SAMPLE_RATE, MediaSource, open_container, source_name
 
 __all__ = ["SAMPLE_RATE", "AudioStream", "Samples", "Window", "excerpts", "open_audio", "windows"]
 
@@ -134,18 +133,19 @@ def _converted(frames: Iterable[av.AudioFrame]) -> Iterator[Samples]:
 
 
 @contextlib.contextmanager
-def open_audio(media: Path, *, max_seconds: float = math.inf) -> Iterator[AudioStream]:
+def open_audio(media: MediaSource, *, max_seconds: float = math.inf) -> Iterator[AudioStream]:
     """The media's first audio stream, ready to decode; :class:`UnsupportedMedia` when there is none or the file
-    is not media. The decoder's messages name server paths: they go to the log, not to the client."""
+    is not media. A stream (an object store's media) is read from its start, as it is read: by ranges, never whole.
+    The decoder's messages name server paths: they go to the log, not to the client."""
     try:
-        container = av.open(str(media), mode="r", metadata_errors="ignore")
+        container = open_container(media)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        logger.info("undecodable media %s: %r", media, exc)
+        logger.info("undecodable media %s: %r", source_name(media), exc)
         raise UnsupportedMedia("The media could not be decoded as audio.") from exc
     with container:
         if not container.streams.audio:
             raise UnsupportedMedia("The media has no audio stream.")
-        yield AudioStream(container, max_seconds=max_seconds, name=media.name)
+        yield AudioStream(container, max_seconds=max_seconds, name=source_name(media))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,20 +12,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 
 import anyio
 import anyio.to_thread
 
 from reference_impl.db import File, file_record, job_record
 from reference_impl.deployment import Deployment
-from reference_impl.net import check_url, fetch_to_file
+from reference_impl.media_store import write_all
+from reference_impl.net import check_url, fetch_into
 from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.store import JobCursor
 from voxcontract import api
 from voxcontract.errors import ProblemError, UrlFetchFailed
 from voxcontract.media import MediaInfo, clean_filename, filename_from_url, probe
-from voxcontract.storage import storage_errors
 
 __all__ = ["Announce", "ReferenceBackend"]
 
@@ -63,52 +62,50 @@ class ReferenceBackend:
     # --- files -------------------------------------------------------------------------------------------------
 
     async def store_upload(self, key_id: str, upload: api.Upload) -> api.FileRecord:
-        incoming, size = self.media.new_incoming(), 0
-        try:
-            with storage_errors("nothing was kept"):
-                async with await anyio.open_file(incoming, "wb") as target:
-                    async for chunk in upload.chunks:
-                        size += len(chunk)
-                        await target.write(chunk)
-        except BaseException:
-            self.media.discard(incoming)
-            raise
+        incoming, size = await write_all(self.media, upload.chunks)
         return file_record(await self.keep_upload(key_id, incoming, size, upload.filename))
 
     async def store_url(self, key_id: str, url: str, filename: str | None) -> api.FileRecord:
-        incoming = self.media.new_incoming()
-        with storage_errors("nothing was kept"):
-            result = await fetch_to_file(url, incoming, self.settings.network_policy())
+        writer = self.media.begin()
+        try:
+            result = await fetch_into(url, writer, self.settings.network_policy())
+            incoming = await writer.finish()
+        except BaseException:
+            await writer.abort()
+            raise
         name = clean_filename(filename) or result.filename or filename_from_url(url)
         return file_record(await self.keep_upload(key_id, incoming, result.size_bytes, name))
 
-    async def keep_upload(self, key_id: str, incoming: Path, size: int, filename: str | None) -> File:
+    async def keep_upload(self, key_id: str, incoming: str, size: int, filename: str | None) -> File:
         """Probe an incoming file and record it for ``key_id``; an undecodable one is deleted and refused (400)."""
-        max_seconds = self.settings.max_media_seconds
         try:
-            info: MediaInfo = await anyio.to_thread.run_sync(lambda: probe(incoming, max_seconds=max_seconds))
-            path = self.media.keep(incoming, _SUFFIXES.get(info.content_type, ""))
+            info = await anyio.to_thread.run_sync(self._probe, incoming)
+            location = await self.media.keep(incoming, _SUFFIXES.get(info.content_type, ""))
         except BaseException:
             self.media.discard(incoming)
             raise
         try:
-            record = await anyio.to_thread.run_sync(lambda: self._record(key_id, path, size, filename, info))
+            record = await anyio.to_thread.run_sync(lambda: self._record(key_id, location, size, filename, info))
         except BaseException:
-            self.media.discard(path)
+            self.media.discard(location)
             raise
         logger.info(
             "file %s stored (%s, %d bytes, %.3f s)", record.file_id, info.content_type, size, info.duration_seconds
         )
         return record
 
-    def _record(self, key_id: str, path: Path, size: int, filename: str | None, info: MediaInfo) -> File:
+    def _probe(self, incoming: str) -> MediaInfo:
+        with self.media.open(incoming) as source:
+            return probe(source, max_seconds=self.settings.max_media_seconds)
+
+    def _record(self, key_id: str, location: str, size: int, filename: str | None, info: MediaInfo) -> File:
         return self.store.create_file(
             key_id,
             filename=clean_filename(filename) or _DEFAULT_UPLOAD_NAME,
             content_type=info.content_type,
             size_bytes=size,
             duration_seconds=info.duration_seconds,
-            path=str(path),
+            path=location,
         )
 
     async def get_file(self, key_id: str, file_id: str) -> api.FileRecord | None:

@@ -47,6 +47,9 @@ engine_options = options(
     setting("--data-dir", help="Database, media, queue and models."),
     click.option("--database-url", default=None, help="Any SQLAlchemy URL (default SQLite in the data dir)."),
     click.option("--queue-url", default=None, help="redis://host:6379/0 for a Redis queue (default SQLite, data dir)."),
+    click.option(
+        "--media-url", default=None, help="s3://bucket/prefix: media in an S3 bucket (default: the data dir)."
+    ),
     setting("--model", help="tiny.en (bundled), base (multilingual extra) or a CTranslate2 Whisper directory."),
     setting("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="auto: CUDA when CTranslate2 sees a GPU."),
     setting("--compute-type", help="auto (int8 on CPU, float16 on CUDA) or a CTranslate2 type."),

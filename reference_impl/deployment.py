@@ -1,7 +1,7 @@
-"""One deployment's shared state, opened from its settings: the database, the stores, the media directory.
+"""One deployment's shared state, opened from its settings: the database, the stores, the media store.
 
-``serve``, every ``worker`` and ``voxcontract keys`` open the same deployment (same ``data_dir``); each process
-opens it once.
+``serve``, every ``worker`` and ``voxcontract keys`` open the same deployment (the same database, queue and media);
+each process opens it once.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from reference_impl.db import create_schema, make_engine, make_sessions
 from reference_impl.keys import KeyRing
 from reference_impl.media_store import MediaStore
+from reference_impl.media_store.local import LocalMediaStore
 from reference_impl.settings import ReferenceSettings
 from reference_impl.store import JobStore
 from voxcontract.errors import ConfigError
@@ -36,11 +37,20 @@ class Deployment:
         self.database.dispose()
 
 
+def open_media_store(settings: ReferenceSettings) -> MediaStore:
+    """The store ``settings.media_url`` names: an S3 bucket for ``s3://``, else the data dir's media directory."""
+    if settings.media_url:
+        from reference_impl.media_store.s3 import S3MediaStore  # boto3: the s3 extra
+
+        return S3MediaStore.from_url(settings.media_url)
+    return LocalMediaStore(settings.media_path)
+
+
 def open_deployment(settings: ReferenceSettings) -> Deployment:
     """Create the data directory and the tables if needed, and open the stores."""
     try:
         settings.data_path.mkdir(parents=True, exist_ok=True)
-        media = MediaStore(settings.media_path)
+        media = open_media_store(settings)
     except OSError as exc:
         raise ConfigError(f"cannot use the data directory {settings.data_path}: {exc.strerror or exc}") from exc
     database = make_engine(settings.effective_database_url)

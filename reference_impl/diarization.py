@@ -20,7 +20,6 @@ import logging
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ import numpy.typing as npt
 
 from reference_impl.audio import SAMPLE_RATE, excerpts, open_audio
 from voxcontract.errors import DiarizationUnavailable
+from voxcontract.media import MediaSource
 from voxcontract.transcription import Segment, Transcript
 
 __all__ = [
@@ -115,7 +115,7 @@ class SpeakerDiarizer:
 
     def label(
         self,
-        media: Path,
+        media: MediaSource,
         transcript: Transcript,
         speakers_expected: int | None = None,
         progress: Progress | None = None,
@@ -133,7 +133,7 @@ class SpeakerDiarizer:
         return dataclasses.replace(transcript, segments=segments)
 
     def embed(
-        self, media: Path, segments: Sequence[Segment], progress: Progress | None = None
+        self, media: MediaSource, segments: Sequence[Segment], progress: Progress | None = None
     ) -> list[Embedding | None]:
         """One voice embedding per segment, ``None`` where the segment has no usable audio; ``progress`` is called
         for every decoded packet and every segment embedded."""
@@ -155,7 +155,7 @@ class SpeakerDiarizer:
         return embeddings
 
     def _speaker_ids(
-        self, media: Path, segments: Sequence[Segment], speakers_expected: int | None, progress: Progress | None
+        self, media: MediaSource, segments: Sequence[Segment], speakers_expected: int | None, progress: Progress | None
     ) -> list[int]:
         embeddings = self.embed(media, segments, progress)
         usable = {index: embedding for index, embedding in enumerate(embeddings) if embedding is not None}

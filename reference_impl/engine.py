@@ -34,6 +34,7 @@ from typing import Any
 from reference_impl.audio import AudioStream, Window, open_audio, windows
 from reference_impl.models import is_multilingual, model_languages, resolve_model
 from voxcontract.errors import LanguageNotSupported
+from voxcontract.media import MediaSource
 from voxcontract.transcription import Segment, Transcript, TranscriptionOptions, Word
 
 __all__ = ["WINDOW_SECONDS", "Progress", "WhisperTranscriber", "resolve_compute_type", "resolve_device"]
@@ -194,7 +195,9 @@ class WhisperTranscriber:
             return language
         return None if self.multilingual else "en"
 
-    def transcribe(self, media: Path, options: TranscriptionOptions, progress: Progress | None = None) -> Transcript:
+    def transcribe(
+        self, media: MediaSource, options: TranscriptionOptions, progress: Progress | None = None
+    ) -> Transcript:
         """Transcribe ``media``; raise ``UnsupportedMedia`` when it cannot be decoded, ``MediaTooLong`` past
         ``max_media_seconds``, and whatever ``progress`` raises (see the module doc)."""
         self.check_language(options.language)

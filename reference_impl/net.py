@@ -22,7 +22,8 @@ import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
@@ -31,7 +32,7 @@ import httpx
 from voxcontract.errors import PayloadTooLarge, UrlFetchFailed, UrlNotAllowed
 from voxcontract.tls import client_ssl_context
 
-__all__ = ["FetchResult", "NetworkPolicy", "check_address", "check_url", "fetch_to_file", "post_json"]
+__all__ = ["ChunkSink", "FetchResult", "NetworkPolicy", "check_address", "check_url", "fetch_into", "post_json"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -64,9 +65,15 @@ class NetworkPolicy:
     ca_bundle: str | None = None
 
 
+class ChunkSink(Protocol):
+    """Where a download's body goes, chunk by chunk (a media store's writer)."""
+
+    async def write(self, chunk: bytes) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """What `fetch_to_file` wrote: from where (after redirects), its media type, size and suggested file name."""
+    """What `fetch_into` wrote: from where (after redirects), its media type, size and suggested file name."""
 
     final_url: str
     content_type: str | None
@@ -255,23 +262,22 @@ def _content_type(response: httpx.Response) -> str | None:
     return value.split(";")[0].strip().lower() or None
 
 
-async def _stream_to(response: httpx.Response, part: Path, url: str, max_bytes: int) -> int:
-    """Write the body to ``part``; `PayloadTooLarge` as soon as it passes ``max_bytes``."""
+async def _stream_to(response: httpx.Response, sink: ChunkSink, url: str, max_bytes: int) -> int:
+    """Write the body to ``sink``; `PayloadTooLarge` as soon as it passes ``max_bytes``."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"{url} is {declared} bytes, more than the limit of {max_bytes}")
     size = 0
-    with part.open("wb") as file:  # small synchronous writes: cheap next to the network reads
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise PayloadTooLarge(f"{url} is more than the limit of {max_bytes} bytes")
-            file.write(chunk)
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"{url} is more than the limit of {max_bytes} bytes")
+        await sink.write(chunk)
     return size
 
 
 async def _fetch_hop(
-    url: str, part: Path, policy: NetworkPolicy, transport: httpx.AsyncBaseTransport | None
+    url: str, sink: ChunkSink, policy: NetworkPolicy, transport: httpx.AsyncBaseTransport | None
 ) -> FetchResult | str:
     """One hop: the result when ``url`` answers 2xx, the next URL when it redirects."""
     ip = await _checked(url, policy)
@@ -284,43 +290,39 @@ async def _fetch_hop(
                     return location
                 if not response.is_success:
                     raise UrlFetchFailed(f"{url} answered {response.status_code} {response.reason_phrase}")
-                size = await _stream_to(response, part, url, policy.max_bytes)
+                size = await _stream_to(response, sink, url, policy.max_bytes)
             finally:
                 await response.aclose()
     return FetchResult(url, _content_type(response), size, _filename(response, url))
 
 
 async def _follow(
-    url: str, part: Path, policy: NetworkPolicy, transport: httpx.AsyncBaseTransport | None
+    url: str, sink: ChunkSink, policy: NetworkPolicy, transport: httpx.AsyncBaseTransport | None
 ) -> FetchResult:
     """Follow redirects by hand, so that every hop is checked again."""
     current = url
     for _ in range(policy.max_redirects + 1):
-        outcome = await _fetch_hop(current, part, policy, transport)
+        outcome = await _fetch_hop(current, sink, policy, transport)
         if isinstance(outcome, FetchResult):
             return outcome
         current = outcome
     raise UrlFetchFailed(f"{url}: more than {policy.max_redirects} redirects")
 
 
-async def fetch_to_file(
-    url: str, dest: Path, policy: NetworkPolicy, *, transport: httpx.AsyncBaseTransport | None = None
+async def fetch_into(
+    url: str, sink: ChunkSink, policy: NetworkPolicy, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> FetchResult:
-    """Download ``url`` to ``dest`` under ``policy``; nothing is left at ``dest`` (or beside it) on failure.
+    """Download ``url`` into ``sink`` under ``policy``: only the final answer's body is written, once. The caller
+    gives up what was written on failure (a media store's writer aborts).
 
     Raises `UrlNotAllowed`, `UrlFetchFailed` (network errors, timeouts, non-2xx, too many redirects) or
     `PayloadTooLarge`. ``transport`` is for tests.
     """
-    part = dest.with_name(dest.name + ".part")
     try:
         with anyio.fail_after(policy.total_timeout):
-            result = await _follow(url, part, policy, transport)
-        part.replace(dest)
-        return result
+            return await _follow(url, sink, policy, transport)
     except TimeoutError:
         raise UrlFetchFailed(f"{url}: took longer than {policy.total_timeout} s") from None
-    finally:
-        part.unlink(missing_ok=True)
 
 
 async def post_json(

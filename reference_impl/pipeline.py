@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 
 from reference_impl.diarization import DIARIZATION_HINT, SpeakerDiarizer, diarization_available
 from reference_impl.engine import Progress, WhisperTranscriber
 from reference_impl.settings import ReferenceSettings
 from voxcontract.errors import DiarizationUnavailable
+from voxcontract.media import MediaSource
 from voxcontract.transcription import Transcript, TranscriptionOptions
 
 __all__ = ["TranscriptionPipeline", "build_pipeline"]
@@ -38,7 +38,9 @@ class TranscriptionPipeline:
         if options.diarization and self.diarizer is None:
             raise DiarizationUnavailable(f"Speaker diarization is not enabled on this deployment: {DIARIZATION_HINT}")
 
-    def transcribe(self, media: Path, options: TranscriptionOptions, progress: Progress | None = None) -> Transcript:
+    def transcribe(
+        self, media: MediaSource, options: TranscriptionOptions, progress: Progress | None = None
+    ) -> Transcript:
         """Transcribe, then label speakers when asked; ``progress`` gets the fraction done, and is the stop check of
         both steps (whatever it raises ends the work: see :mod:`reference_impl.engine`)."""
         self.check(options)

@@ -2,7 +2,8 @@
 
 Every field can be set by a ``VOXCONTRACT_<FIELD>`` variable (``VOXCONTRACT_DATA_DIR=/srv/vox``,
 ``VOXCONTRACT_WEBHOOK_RETRY_SCHEDULE=5,30,120``) or by the ``voxcontract serve`` / ``worker`` flags; the defaults are
-set only here. ``serve`` and every ``worker`` of a deployment must share ``data_dir`` (and the database and queue).
+set only here. ``serve`` and every ``worker`` of a deployment share the database, the queue and the media: the data
+dir on one machine, or PostgreSQL, Redis and an S3 bucket across hosts (``reference_impl/README.md``, Deployment).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from pathlib import Path
 
 from reference_impl.db import default_url
+from reference_impl.media_store.s3 import split_s3_url
 from reference_impl.net import NetworkPolicy
 from voxcontract.errors import ConfigError
 from voxcontract.settings import CoreSettings
@@ -31,6 +33,10 @@ class ReferenceSettings(CoreSettings):
     data_dir: str = "voxcontract-data"
     #: Any SQLAlchemy URL; empty: SQLite ``voxcontract.db`` in ``data_dir``.
     database_url: str | None = None
+    #: Where media files live: empty for ``media/`` in ``data_dir``, or ``s3://bucket/prefix`` for an S3-compatible
+    #: bucket (the ``s3`` extra) that nodes on any host share; its endpoint, region and credentials come from the
+    #: standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``, ...). The bucket must exist.
+    media_url: str | None = None
     #: Where the job queue lives: empty for SQLite ``queue.db`` in ``data_dir``, or ``redis://host:6379/0`` (the
     #: ``redis`` extra): workers then block on the queue instead of polling it, on any host.
     queue_url: str | None = None
@@ -108,6 +114,8 @@ class ReferenceSettings(CoreSettings):
             raise ConfigError("file_ttl_seconds and job_ttl_seconds must be positive")
         if self.queue_url and not self.queue_url.startswith(_QUEUE_SCHEMES):
             raise ConfigError(f"queue_url must be empty (SQLite) or a redis:// URL, not {self.queue_url!r}")
+        if self.media_url:
+            split_s3_url(self.media_url)
         if any(not (math.isfinite(delay) and delay >= 0) for delay in self.webhook_retry_schedule):
             raise ConfigError("webhook_retry_schedule must hold finite delays >= 0 (seconds)")
 

@@ -3,14 +3,15 @@
 Connexion's request validator keeps every message of a body in memory (and its form parser spools a second copy),
 so a 100 MB upload would cost 100 MB or more of RAM per request. This middleware runs after authentication and rate
 limiting and before validation: it parses the body as it arrives (``python-multipart``), writes the one ``file``
-part straight into the media directory, counts bytes against the size limit while reading, and validates the form
-as the contract's ``UploadForm`` says (one ``file`` part with a filename, nothing else). The stored file then goes
-through the same probe and record as a URL upload (:meth:`reference_impl.backend.ReferenceBackend.keep_upload`).
+part straight into the media store (a file, or a multipart upload to a bucket), counts bytes against the size limit
+while reading, and validates the form as the contract's ``UploadForm`` says (one ``file`` part with a filename,
+nothing else). The stored file then goes through the same probe and record as a URL upload
+(:meth:`reference_impl.backend.ReferenceBackend.keep_upload`).
 
 Whatever the body's shape, it is a 4xx: a boundary python-multipart refuses (longer than 256 characters), a part
 head longer than :data:`MAX_PART_HEAD_BYTES`, a body cut short. A client that disconnects mid-upload raises
-Starlette's ``ClientDisconnect`` (one line at info level from the core's error handler), and its partial file is
-discarded.
+Starlette's ``ClientDisconnect`` (one line at info level from the core's error handler), and what it sent is
+discarded (:meth:`reference_impl.media_store.MediaWriter.abort`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from python_multipart.exceptions import FormParserError
@@ -30,11 +30,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reference_impl.backend import ReferenceBackend
 from reference_impl.db import file_record
+from reference_impl.media_store import MediaWriter
 from voxcontract.api import file_created
 from voxcontract.auth import Principal
 from voxcontract.errors import BadRequest, MalformedBody, PayloadTooLarge
 from voxcontract.middleware.auth import PRINCIPAL_SCOPE_KEY
-from voxcontract.storage import storage_errors
 
 __all__ = ["StreamingUploadMiddleware"]
 
@@ -101,24 +101,22 @@ class _MultipartReader:
         self.max_bytes = max_bytes
         self.boundary = _boundary(scope)
         self.state = _Part()
-        self.path: Path | None = None
-        self.target: Any = None
+        self.writer: MediaWriter | None = None
+        self.incoming: str | None = None
         self.filename: str | None = None
-        self.file_bytes = 0
 
-    async def read(self) -> tuple[Path, int, str]:
-        """The incoming file, its size and its client-side name; nothing is left on disk on failure."""
+    async def read(self) -> tuple[str, int, str]:
+        """The incoming file's location, its size and its client-side name; nothing is left in the store on
+        failure (the writer aborts: a multipart upload to a bucket is aborted, a partial file deleted)."""
         try:
             await self._consume()
-            if self.path is None or self.filename is None:
+            if self.writer is None or self.incoming is None or self.filename is None:
                 raise BadRequest(f'The upload form has no "{_FILE_PART}" part: send the media as a file part.')
         except BaseException:
-            await self._close()
-            if self.path is not None:
-                self.media.discard(self.path)
+            if self.writer is not None:
+                await self.writer.abort()
             raise
-        await self._close()
-        return self.path, self.file_bytes, self.filename
+        return self.incoming, self.writer.size, self.filename
 
     async def _consume(self) -> None:
         try:
@@ -191,12 +189,10 @@ class _MultipartReader:
         for kind, value in events:
             if kind == "headers":
                 await self._begin_part(value)
-            elif kind == "data" and self.target is not None:
-                self.file_bytes += len(value)
-                with storage_errors("nothing was kept"):
-                    await self.target.write(value)
-            elif kind == "end":
-                await self._close()
+            elif kind == "data" and self.writer is not None and self.incoming is None:
+                await self.writer.write(value)
+            elif kind == "end" and self.writer is not None and self.incoming is None:
+                self.incoming = await self.writer.finish()
 
     async def _begin_part(self, headers: dict[bytes, bytes]) -> None:
         disposition, options = parse_options_header(headers.get(b"content-disposition", b""))
@@ -205,18 +201,12 @@ class _MultipartReader:
             raise MalformedBody("Every multipart part needs a Content-Disposition: form-data header with a name.")
         if name != _FILE_PART:
             raise BadRequest(f'Unexpected form field {name[:64]!r}: the upload form has one "{_FILE_PART}" part.')
-        if self.path is not None:
+        if self.writer is not None:
             raise BadRequest(f'Send one "{_FILE_PART}" part per upload.')
         if b"filename" not in options:
             raise BadRequest(f'The "{_FILE_PART}" part must be a file: send it with a filename (Content-Disposition).')
         self.filename = options[b"filename"].decode("utf-8", "replace")
-        self.path = self.media.new_incoming()
-        self.target = await self.media.open_incoming(self.path)
-
-    async def _close(self) -> None:
-        if self.target is not None:
-            target, self.target = self.target, None
-            await target.aclose()
+        self.writer = self.media.begin()
 
 
 def _boundary(scope: Scope) -> bytes:

@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import anyio
 
@@ -121,6 +120,7 @@ class JobRunner:
         self, deployment: Deployment, pipeline: TranscriptionPipeline, worker_id: str, on_end: threading.Event
     ) -> None:
         self.store = deployment.store
+        self.media = deployment.media
         self.settings = deployment.settings
         self.pipeline = pipeline
         self.worker_id = worker_id
@@ -158,15 +158,15 @@ class JobRunner:
     def _run(self, job: Job, progress: _Progress) -> bool:
         started = time.monotonic()
         media = self.store.get_file(job.key_id, job.file_id)
-        if media is None or not Path(media.path).is_file():
+        if media is None or not self.media.exists(media.path):
             message = f"The file {job.file_id} was deleted before the job ran."
             return self.store.fail(job.job_id, self.worker_id, "not_found", message)
         allowed = self.time_allowed(media.duration_seconds)
         progress.deadline = started + allowed
         try:
-            transcript = self.pipeline.transcribe(
-                Path(media.path), JobOptions.from_document(job.options).transcription(), progress.update
-            )
+            with self.media.open(media.path) as source:
+                options = JobOptions.from_document(job.options).transcription()
+                transcript = self.pipeline.transcribe(source, options, progress.update)
         except JobCancelled:
             logger.info("job %s: stopped, it was deleted or taken over", job.job_id)
             return False

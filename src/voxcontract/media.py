@@ -18,12 +18,25 @@ import posixpath
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 
 from voxcontract.errors import MediaTooLong, UnsupportedMedia
 
-__all__ = ["MIN_SAMPLE_RATE", "MediaInfo", "clean_filename", "filename_from_url", "probe"]
+__all__ = [
+    "MIN_SAMPLE_RATE",
+    "MediaInfo",
+    "MediaSource",
+    "clean_filename",
+    "filename_from_url",
+    "open_container",
+    "probe",
+    "source_name",
+]
+
+#: Media to read: a file, or a seekable binary stream (an object in a remote store, read by ranges).
+MediaSource = Path | BinaryIO
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +70,16 @@ class MediaInfo:
     container: str
 
 
-def probe(path: Path, *, max_seconds: float = math.inf) -> MediaInfo:
-    """What ``path`` holds; :class:`UnsupportedMedia` unless it is decodable audio in a supported container,
+def probe(media: MediaSource, *, max_seconds: float = math.inf) -> MediaInfo:
+    """What ``media`` holds; :class:`UnsupportedMedia` unless it is decodable audio in a supported container,
     :class:`MediaTooLong` when it lasts more than ``max_seconds``."""
     try:
-        with _open(path) as container:
+        with _open(media) as container:
             info = _inspect(container, max_seconds)
     except (UnsupportedMedia, MediaTooLong):
         raise
     except (av.error.FFmpegError, IndexError, ValueError, OSError, EOFError) as exc:
-        logger.info("undecodable media %s: %s", path.name, exc)
+        logger.info("undecodable media %s: %s", source_name(media), exc)
         raise UnsupportedMedia("The upload is not decodable audio or video.") from exc
     if info.duration_seconds > max_seconds:
         raise MediaTooLong(
@@ -75,28 +88,43 @@ def probe(path: Path, *, max_seconds: float = math.inf) -> MediaInfo:
     return info
 
 
-def _open(path: Path) -> av.container.InputContainer:
-    """``path`` opened for reading; a PCM WAV without FFmpeg's stream probing, which its header makes needless.
+def source_name(media: MediaSource) -> str:
+    """A name for ``media`` in the log: the file's name, or the stream's own name."""
+    return media.name if isinstance(media, Path) else str(getattr(media, "name", "stream"))
+
+
+def open_container(
+    media: MediaSource, *, format: str | None = None, options: dict[str, str] | None = None
+) -> av.container.InputContainer:
+    """PyAV's input container on a file or a stream (rewound: a stream may be opened more than once)."""
+    if not isinstance(media, Path):
+        media.seek(0)
+    source = str(media) if isinstance(media, Path) else media
+    return av.open(source, mode="r", format=format, options=options, metadata_errors="ignore")
+
+
+def _open(media: MediaSource) -> av.container.InputContainer:
+    """``media`` opened for reading; a PCM WAV without FFmpeg's stream probing, which its header makes needless.
 
     Probing (reading ahead and analysing packets to find each stream's parameters) costs ~1.5 ms even for a
     one-second file: most of an upload's time on the mock. A WAV whose format tag says PCM carries its rate,
     channels and length in its header; it is opened as ``wav`` with probing off, and kept only when the stream is
     PCM indeed. Anything else, or anything that fails so, is opened with probing, as every other file is.
     """
-    if _claims_pcm_wav(path):
+    if _claims_pcm_wav(media):
         with contextlib.suppress(av.error.FFmpegError, OSError):
-            container = av.open(str(path), mode="r", format="wav", options=_NO_PROBING, metadata_errors="ignore")
+            container = open_container(media, format="wav", options=_NO_PROBING)
             streams = container.streams.audio
             if len(container.streams) == 1 and streams and streams[0].codec_context.name.startswith("pcm_"):
                 return container
             container.close()
-    return av.open(str(path), mode="r", metadata_errors="ignore")
+    return open_container(media)
 
 
-def _claims_pcm_wav(path: Path) -> bool:
-    """Whether the file starts as a RIFF WAVE whose first chunk is ``fmt `` with a PCM format tag."""
-    with contextlib.suppress(OSError), path.open("rb") as stream:
-        head = stream.read(22)
+def _claims_pcm_wav(media: MediaSource) -> bool:
+    """Whether the media starts as a RIFF WAVE whose first chunk is ``fmt `` with a PCM format tag."""
+    with contextlib.suppress(OSError):
+        head = _head(media, 22)
         return (
             len(head) == 22
             and head[:4] == b"RIFF"
@@ -104,6 +132,14 @@ def _claims_pcm_wav(path: Path) -> bool:
             and int.from_bytes(head[20:22], "little") in _PCM_FORMAT_TAGS
         )
     return False
+
+
+def _head(media: MediaSource, size: int) -> bytes:
+    if isinstance(media, Path):
+        with media.open("rb") as stream:
+            return stream.read(size)
+    media.seek(0)
+    return media.read(size)
 
 
 def _inspect(container: av.container.InputContainer, max_seconds: float) -> MediaInfo:

@@ -7,11 +7,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
 from reference_impl.app import ReferenceApp, create_app
+from reference_impl.net import FetchResult, NetworkPolicy, fetch_into
 from reference_impl.settings import ReferenceSettings
 from voxcontract.serving import BackgroundServer
 
@@ -101,3 +102,23 @@ def transcribe(client: httpx.Client, path: Path, **options: Any) -> dict[str, An
     media = upload(client, path)
     job = start_job(client, media["file_id"], **options)
     return wait_for_job(client, job["job_id"])
+
+
+async def fetch_to_file(
+    url: str, dest: Path, policy: NetworkPolicy, *, transport: httpx.AsyncBaseTransport | None = None
+) -> FetchResult:
+    """:func:`reference_impl.net.fetch_into` a file, which is removed on failure (as a media store's writer aborts)."""
+    try:
+        with dest.open("wb") as file:
+            return await fetch_into(url, _FileSink(file), policy, transport=transport)
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class _FileSink:
+    file: BinaryIO
+
+    async def write(self, chunk: bytes) -> None:
+        self.file.write(chunk)

@@ -1,5 +1,5 @@
-"""The media store: per-process incoming folders swept after a crash (a real ``kill -9``), deletions that fail on a
-store that cannot be written, and storage errors as problems (a real full device)."""
+"""The local media store: per-process incoming folders swept after a crash (a real ``kill -9``), deletions that fail
+on a store that cannot be written, and storage errors as problems (a real full device)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_impl.media_store import MediaStore
+from reference_impl.media_store.local import LocalMediaStore
 from voxcontract.errors import InsufficientStorage, ServiceUnavailable
 from voxcontract.storage import storage_errors
 
@@ -22,9 +22,9 @@ _WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from reference_impl.media_store import MediaStore
+    from reference_impl.media_store.local import LocalMediaStore
 
-    store = MediaStore(Path(sys.argv[1]))
+    store = LocalMediaStore(Path(sys.argv[1]))
     partial = store.new_incoming()
     partial.write_bytes(b"half an upload")
     print(partial, flush=True)
@@ -60,7 +60,7 @@ def test_a_partial_upload_of_a_killed_process_is_swept_and_a_living_ones_is_not(
         assert writer.stdout is not None
         partial = Path(writer.stdout.readline().strip())
         assert partial.is_file()
-        survivor = MediaStore(tmp_path)
+        survivor = LocalMediaStore(tmp_path)
         assert survivor.sweep_incoming() == 0
         assert partial.is_file(), "an upload in progress in another process was swept"
         writer.send_signal(signal.SIGKILL)
@@ -74,10 +74,10 @@ def test_a_partial_upload_of_a_killed_process_is_swept_and_a_living_ones_is_not(
 
 
 def test_the_sweep_leaves_this_processs_own_uploads_alone(tmp_path: Path) -> None:
-    store = MediaStore(tmp_path)
+    store = LocalMediaStore(tmp_path)
     mine = store.new_incoming()
     mine.write_bytes(b"in progress")
-    other = MediaStore(tmp_path)  # another deployment of this process: a lock of its own
+    other = LocalMediaStore(tmp_path)  # another deployment of this process: a lock of its own
     assert other.sweep_incoming() == 0
     assert store.sweep_incoming() == 0
     assert mine.is_file()
@@ -86,20 +86,20 @@ def test_the_sweep_leaves_this_processs_own_uploads_alone(tmp_path: Path) -> Non
 
 
 def test_removing_media_from_an_unwritable_store_raises_and_keeps_the_file(tmp_path: Path) -> None:
-    store = MediaStore(tmp_path)
+    store = LocalMediaStore(tmp_path)
     media = tmp_path / "kept.wav"
     media.write_bytes(b"media")
     with unwritable(tmp_path), pytest.raises(ServiceUnavailable) as caught:
-        store.remove(media)
+        store.remove(str(media))
     assert (caught.value.status, caught.value.code) == (503, "service_unavailable")
     assert caught.value.headers["Retry-After"].isdigit()
     assert media.is_file()
-    store.remove(media)
+    store.remove(str(media))
     assert not media.exists()
 
 
 def test_an_unwritable_store_refuses_new_uploads_as_unavailable(tmp_path: Path) -> None:
-    store = MediaStore(tmp_path)
+    store = LocalMediaStore(tmp_path)
     with unwritable(store.incoming), pytest.raises(ServiceUnavailable):
         store.new_incoming()
 

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from reference_impl.net import FetchResult, NetworkPolicy, check_address, check_url, fetch_to_file, post_json
+from reference_impl.net import FetchResult, NetworkPolicy, check_address, check_url, post_json
+from tests.reference_impl.support import fetch_to_file
 from voxcontract.errors import PayloadTooLarge, UrlFetchFailed, UrlNotAllowed
 from voxcontract.serving import BackgroundServer
 
@@ -255,7 +256,7 @@ async def test_requests_go_to_the_checked_ip_with_host_and_sni(
     assert request.extensions["sni_hostname"] == "media.example"
 
 
-# --- fetch_to_file against a real server ----------------------------------------------------------------------------
+# --- fetch_into a file, against a real server -------------------------------------------------------------------------
 
 
 async def test_fetch_writes_the_file(server: BackgroundServer, policy: NetworkPolicy, tmp_path: Path) -> None:

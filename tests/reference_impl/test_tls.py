@@ -25,10 +25,18 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from reference_impl.db import EventState, WebhookAttempt, WebhookEvent
-from reference_impl.net import NetworkPolicy, fetch_to_file, post_json
+from reference_impl.net import NetworkPolicy, post_json
 from tests.certificates import LOCALHOST_IP, ThrowawayCA, https_receiver
 from tests.reference_impl.speech import speak
-from tests.reference_impl.support import KEY_A, RunningReference, serve_reference, start_job, upload, wait_for_job
+from tests.reference_impl.support import (
+    KEY_A,
+    RunningReference,
+    fetch_to_file,
+    serve_reference,
+    start_job,
+    upload,
+    wait_for_job,
+)
 from voxcontract.errors import UrlFetchFailed
 from voxcontract.serving import BackgroundServer, free_port
 from voxcontract.tls import ServerCertificate

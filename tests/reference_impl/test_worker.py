@@ -63,7 +63,7 @@ def deployment(tmp_path: Path) -> Any:
 
 
 def queued_job(deployment: Deployment, options: dict[str, Any] | None = None) -> str:
-    path = deployment.media.root / "hello.wav"
+    path = deployment.settings.media_path / "hello.wav"
     path.write_bytes(HELLO.read_bytes())
     media = deployment.store.create_file(
         "key_a", filename="hello.wav", content_type="audio/wav", size_bytes=1, duration_seconds=4.2, path=str(path)
@@ -257,7 +257,7 @@ def test_retries_follow_the_schedule_with_jitter() -> None:
 
 def ended_job_with_webhook(deployment: Deployment, url: str) -> str:
     _, key = deployment.keys.create("hooks")
-    path = deployment.media.root / "hello.wav"
+    path = deployment.settings.media_path / "hello.wav"
     media = deployment.store.create_file(
         key.key_id, filename="h.wav", content_type="audio/wav", size_bytes=1, duration_seconds=1, path=str(path)
     )

@@ -1,4 +1,5 @@
-"""Media files on disk, under ``<data_dir>/media``: written to ``.incoming/`` first, kept under a random name.
+"""Media files in a directory, ``<data_dir>/media`` by default: written to ``.incoming/`` first, kept under a random
+name.
 
 A file appears under its final name only once it is complete and probed (a rename), so a crash never leaves a
 half-written file that a job could read.
@@ -11,22 +12,23 @@ at every start-up and every purge round, while another process's upload in progr
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 from anyio import AsyncFile
 
-from voxcontract.errors import PayloadTooLarge, ProblemError
+from voxcontract.errors import ProblemError
 from voxcontract.storage import storage_errors
 
-__all__ = ["MediaStore"]
+__all__ = ["LocalMediaStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,9 @@ _STALE_INCOMING_SECONDS = 3600.0
 _UNLOCKED_GRACE_SECONDS = 60.0
 
 
-class MediaStore:
-    """The media directory of one deployment (shared by ``serve`` and every ``worker``)."""
+class LocalMediaStore:
+    """The media directory of one deployment (shared by ``serve`` and every ``worker``): a
+    :class:`reference_impl.media_store.MediaStore`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -69,39 +72,29 @@ class MediaStore:
             os.close(self._lock_fd)
             self._own, self._lock_fd = None, None
 
-    async def open_incoming(self, path: Path) -> AsyncFile[bytes]:
-        """Open an incoming file for writing; a store that cannot be written is a 503/507 problem."""
-        with storage_errors("nothing was kept"):
-            return await anyio.open_file(path, "wb")
+    def begin(self) -> _FileWriter:
+        """A new incoming file in this process's incoming folder."""
+        return _FileWriter(self.new_incoming())
 
-    async def write_stream(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> tuple[Path, int]:
-        """Write ``chunks`` to a new incoming file, at most ``max_bytes`` of them; the path and the size.
-
-        :raises PayloadTooLarge: over the limit (the partial file is removed).
-        """
-        path = self.new_incoming()
-        size = 0
-        try:
-            async with await self.open_incoming(path) as target:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise PayloadTooLarge(f"Uploads are limited to {max_bytes} bytes.")
-                    with storage_errors("nothing was kept"):
-                        await target.write(chunk)
-        except BaseException:
-            self.discard(path)
-            raise
-        return path, size
-
-    def keep(self, incoming: Path, suffix: str = "") -> Path:
-        """Move a complete incoming file to its final, random name in the media directory."""
+    async def keep(self, incoming: str, suffix: str = "") -> str:
+        """Move a complete incoming file to its final, random name in the media directory (a rename)."""
         final = self.root / (secrets.token_hex(16) + suffix)
         with storage_errors("nothing was kept"):
             os.replace(incoming, final)
-        return final
+        return str(final)
 
-    def remove(self, path: str | Path) -> None:
+    def exists(self, location: str) -> bool:
+        return Path(location).is_file()
+
+    @contextlib.contextmanager
+    def open(self, location: str) -> Iterator[Path]:
+        """The file itself: PyAV reads it by path."""
+        path = Path(location)
+        if not path.is_file():
+            raise FileNotFoundError(location)
+        yield path
+
+    def remove(self, path: str) -> None:
         """Delete a media file (a no-op when it is already gone); paths outside the media directory are refused.
 
         :raises ServiceUnavailable: the store cannot be written now (:func:`voxcontract.storage.storage_errors`).
@@ -113,7 +106,7 @@ class MediaStore:
         with storage_errors("nothing was deleted"):
             target.unlink(missing_ok=True)
 
-    def discard(self, path: str | Path) -> None:
+    def discard(self, path: str) -> None:
         """Delete a media file that nobody refers to (a failed upload's), as well as the store allows: a file left
         behind is logged, never raised (the caller is already answering an error)."""
         try:
@@ -139,6 +132,36 @@ class MediaStore:
         if removed:
             logger.info("swept %d incoming upload(s) left by stopped processes", removed)
         return removed
+
+
+class _FileWriter:
+    """An incoming file being written (opened on the first write: an upload may fail before its first byte)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = 0
+        self._file: AsyncFile[bytes] | None = None
+
+    async def write(self, chunk: bytes) -> None:
+        with storage_errors("nothing was kept"):
+            if self._file is None:
+                self._file = await anyio.open_file(self.path, "wb")
+            await self._file.write(chunk)
+        self.size += len(chunk)
+
+    async def finish(self) -> str:
+        with storage_errors("nothing was kept"):
+            if self._file is None:
+                self._file = await anyio.open_file(self.path, "wb")  # an empty upload: probing refuses it
+            await self._file.aclose()
+        return str(self.path)
+
+    async def abort(self) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    await self._file.aclose()
+        self.path.unlink(missing_ok=True)
 
 
 def _owner_is_gone(folder: Path) -> bool:
