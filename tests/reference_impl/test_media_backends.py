@@ -10,15 +10,25 @@ import contextlib
 import io
 import os
 import socket
+import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
+from reference_impl.audio import open_audio
 from reference_impl.media_store import MediaStore, write_all
 from reference_impl.media_store.local import LocalMediaStore
-from reference_impl.media_store.s3 import PART_BYTES, S3MediaStore, client_from_environment, split_s3_url
+from reference_impl.media_store.s3 import (
+    PART_BYTES,
+    READ_BLOCK_BYTES,
+    S3MediaStore,
+    client_from_environment,
+    split_s3_url,
+)
 from tests.reference_impl.seaweedfs import SeaweedFS
 from voxcontract.errors import ConfigError, ServiceUnavailable
 from voxcontract.media import probe
@@ -230,3 +240,38 @@ async def test_an_unreachable_store_refuses_writes_as_unavailable(
     assert (caught.value.status, caught.value.code) == (503, "service_unavailable")
     assert "nothing was kept" in caught.value.detail
     unreachable.close()
+
+
+async def test_decoding_media_from_the_bucket_reads_it_by_bounded_ranges(
+    bucket_store: S3MediaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's decoder over the ranged stream: the same samples as from a file, and no request (so no buffer)
+    larger than one read block, for media 20 blocks long."""
+    media = _speech_like_wav(tmp_path / "long.wav", seconds=20 * READ_BLOCK_BYTES / 32_000)
+    location = await _store(bucket_store, media.read_bytes(), ".wav")
+    ranges: list[int] = []
+    get_object = bucket_store.client.get_object
+
+    def counted(**request: Any) -> Any:
+        first, last = request["Range"].removeprefix("bytes=").split("-")
+        ranges.append(int(last) - int(first) + 1)
+        return get_object(**request)
+
+    monkeypatch.setattr(bucket_store.client, "get_object", counted)
+    with bucket_store.open(location) as source, open_audio(source) as audio:
+        from_bucket = np.concatenate(list(audio.chunks()))
+    with open_audio(media) as audio:
+        from_file = np.concatenate(list(audio.chunks()))
+    assert np.array_equal(from_bucket, from_file)
+    assert sum(ranges) >= media.stat().st_size
+    assert max(ranges) <= READ_BLOCK_BYTES, f"a ranged read of {max(ranges)} bytes"
+
+
+def _speech_like_wav(path: Path, seconds: float, rate: int = 16000) -> Path:
+    samples = (np.sin(np.arange(int(seconds * rate)) * 0.05) * 8000).astype("<i2")
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(samples.tobytes())
+    return path
