@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -50,7 +50,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The size of each part of a multipart upload (S3: at least 5 MiB but the last, at most 10,000 parts: 80 GB).
+#: The size of each part of a multipart upload, give or take one received chunk (S3: at least 5 MiB but the last, at
+#: most 10,000 parts: 80 GB); what an upload in progress holds in memory.
 PART_BYTES = 8 * 1024 * 1024
 #: The size of each ranged read: the read buffer of a worker's media stream.
 READ_BLOCK_BYTES = 1024 * 1024
@@ -221,12 +222,11 @@ class _MultipartWriter:
     async def write(self, chunk: bytes) -> None:
         self._pending += chunk
         self.size += len(chunk)
-        while len(self._pending) >= PART_BYTES:
-            part = bytes(self._pending[:PART_BYTES])
-            del self._pending[:PART_BYTES]
+        if len(self._pending) >= PART_BYTES:  # a part is PART_BYTES plus at most one chunk: never copied
+            part, self._pending = self._pending, bytearray()
             await self._send_part(part)
 
-    async def _send_part(self, data: bytes) -> None:
+    async def _send_part(self, data: bytearray) -> None:
         client, bucket = self.store.client, self.store.bucket
         with s3_errors("nothing was kept"):
             if self._upload_id is None:
@@ -242,7 +242,7 @@ class _MultipartWriter:
                     Key=self.key,
                     UploadId=self._upload_id,
                     PartNumber=number,
-                    Body=data,
+                    Body=_body(data),
                 )
             )
         self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
@@ -250,12 +250,12 @@ class _MultipartWriter:
     async def finish(self) -> str:
         client, bucket = self.store.client, self.store.bucket
         if self._upload_id is None:
-            body = bytes(self._pending)
+            body = self._pending
             with s3_errors("nothing was kept"):
-                await _in_thread(functools.partial(client.put_object, Bucket=bucket, Key=self.key, Body=body))
+                await _in_thread(functools.partial(client.put_object, Bucket=bucket, Key=self.key, Body=_body(body)))
         else:
             if self._pending:
-                await self._send_part(bytes(self._pending))
+                await self._send_part(self._pending)
             parts: CompletedMultipartUploadTypeDef = {"Parts": self._parts}
             with s3_errors("nothing was kept"):
                 await _in_thread(
@@ -386,6 +386,12 @@ def client_from_environment() -> S3Client:
     # botocore reads the region from AWS_DEFAULT_REGION only; AWS_REGION is the name the other AWS SDKs and the CLI
     # v2 read: both work here, AWS_REGION first.
     return boto3.session.Session().client("s3", region_name=os.environ.get("AWS_REGION") or None, config=config)
+
+
+def _body(data: bytearray) -> bytes:
+    """A part's bytes as the request body, not copied: botocore sends (and checksums) a bytearray as it does bytes;
+    the stubs only say bytes."""
+    return cast(bytes, data)
 
 
 async def _in_thread(call: Callable[[], T]) -> T:
