@@ -34,18 +34,20 @@ def _as_postgres(args: list[str]) -> list[str]:
 class PostgresServer:
     """One cluster; :meth:`new_database` gives each test its own database."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         # Not under pytest's temporary directory: that one is private to the user running the tests (0700), and
         # the server may run as another user (postgres).
         self.root = Path(tempfile.mkdtemp(prefix="voxcontract-postgres-"))
-        self.port = free_port()
+        #: The address it listens on (clients on that address's subnet are trusted too: other network namespaces).
+        self.host = host
+        self.port = free_port(host)
         self.data = self.root / "data"
         self._process: subprocess.Popen[bytes] | None = None
         self._databases = 0
 
     @property
     def admin_dsn(self) -> str:
-        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+        return f"host={self.host} port={self.port} user=postgres dbname=postgres"
 
     def start(self) -> Self:
         binaries = _binaries()
@@ -53,7 +55,9 @@ class PostgresServer:
             shutil.chown(self.root, "postgres", "postgres")
         initdb = [str(binaries / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
         subprocess.run(_as_postgres(initdb), check=True, capture_output=True)
-        server = [str(binaries / "postgres"), "-D", str(self.data), "-h", "127.0.0.1", "-p", str(self.port)]
+        with (self.data / "pg_hba.conf").open("a") as rules:
+            rules.write("host all all samenet trust\n")  # initdb trusts loopback only; samenet: the host's subnets
+        server = [str(binaries / "postgres"), "-D", str(self.data), "-h", self.host, "-p", str(self.port)]
         server += ["-k", str(self.root), "-c", "fsync=off", "-c", "full_page_writes=off"]
         self._process = subprocess.Popen(_as_postgres(server), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -77,7 +81,7 @@ class PostgresServer:
         name = f"vox_test_{self._databases}"
         with psycopg.connect(self.admin_dsn, autocommit=True) as connection:
             connection.execute(f"CREATE DATABASE {name}")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+        return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{name}"
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
