@@ -16,7 +16,10 @@ others only over the network, as on separate machines. Elsewhere the nodes run a
 ...     with api.client(key) as client: ...
 ...     worker.kill()                                          # kill -9 of the node's whole process group
 
-Every node's settings are ``VOXCONTRACT_*`` variables (:meth:`Cluster.node_environment`); its output goes to
+A node runs what ``deploy/`` runs: the command of its systemd unit (``deploy/systemd/voxcontract-api.service``,
+``voxcontract-worker@.service``; the installed ``voxcontract`` is this interpreter's ``-m voxcontract``) over the
+settings of ``deploy/voxcontract.env.example``, the addresses of this cluster's services and :data:`NODE_SETTINGS`
+put over them (:meth:`Cluster.node_environment`). Its output goes to
 ``<root>/logs/<name>.log`` (:meth:`Cluster.logs` for a failure message). Namespaces, veth pairs and the bridge are
 named ``vcl<pid>...`` after the test process's pid (hex): ``stop`` removes this run's, and ``start`` removes those
 of runs whose process is gone.
@@ -45,6 +48,7 @@ from sqlalchemy import Engine, select
 
 from reference_impl.db import Job, make_engine, make_sessions
 from reference_impl.settings import ReferenceSettings
+from tests.deploy_files import env_file, unit_exec_start
 from tests.reference_impl.postgres import PostgresServer
 from tests.reference_impl.seaweedfs import SeaweedFS
 from voxcontract.serving import free_port
@@ -64,6 +68,11 @@ NODE_SETTINGS: dict[str, str] = {
     "VOXCONTRACT_POLL_INTERVAL": "0.2",
     "VOXCONTRACT_WEBHOOK_RETRY_SCHEDULE": "0.2,0.5,1,2",
     "VOXCONTRACT_LOG_LEVEL": "info",
+}
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+_UNITS = {
+    "api": DEPLOY / "systemd" / "voxcontract-api.service",
+    "worker": DEPLOY / "systemd" / "voxcontract-worker@.service",
 }
 _PREFIX = "vcl"
 #: Names of this machine's namespaces and links left by a run: the run's pid in hex, then (links) a kind letter
@@ -224,6 +233,13 @@ def _network() -> _Network:
             detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
             reason = f"ip netns failed: {detail or exc}"
     return _Network(reason)
+
+
+def unit_command(kind: Literal["api", "worker"]) -> list[str]:
+    """The ``ExecStart`` of the node's systemd unit in ``deploy/``, run by this interpreter."""
+    executable, *arguments = unit_exec_start(_UNITS[kind])
+    assert Path(executable).name == "voxcontract", f"{_UNITS[kind].name} does not run voxcontract"
+    return [sys.executable, "-m", "voxcontract", *arguments]
 
 
 @dataclasses.dataclass
@@ -426,9 +442,10 @@ class Cluster:
         return token
 
     def node_environment(self, name: str, overrides: Mapping[str, str]) -> dict[str, str]:
-        """The environment of node ``name``: this process's minus its ``VOXCONTRACT_*``, the shared backends,
-        :data:`NODE_SETTINGS`, then ``overrides``."""
+        """The environment of node ``name``: this process's minus its ``VOXCONTRACT_*``, the deployment's shared
+        environment file, this cluster's backends, :data:`NODE_SETTINGS`, then ``overrides``."""
         inherited = {key: value for key, value in os.environ.items() if not key.startswith("VOXCONTRACT_")}
+        inherited |= env_file(DEPLOY / "voxcontract.env.example")
         shared = {
             "VOXCONTRACT_DATA_DIR": str(self.root / "nodes" / name),
             "VOXCONTRACT_DATABASE_URL": self.database_url,
@@ -442,18 +459,27 @@ class Cluster:
         """Start ``voxcontract serve --workers 0`` on a new host (``settings``: ``VOXCONTRACT_*`` overrides)."""
         return self._start_node(name, "api", settings or {})
 
-    def add_worker_node(self, name: str, settings: Mapping[str, str] | None = None, *, workers: int = 1) -> Node:
-        """Start ``voxcontract worker`` with ``workers`` job threads on a new host."""
-        return self._start_node(name, "worker", {"VOXCONTRACT_WORKERS": str(workers), **(settings or {})})
+    def add_worker_node(
+        self, name: str, settings: Mapping[str, str] | None = None, *, workers: int | None = None
+    ) -> Node:
+        """Start ``voxcontract worker`` on a new host: the unit's job threads, or ``workers``."""
+        flags = [] if workers is None else ["--workers", str(workers)]
+        return self._start_node(name, "worker", settings or {}, flags)
 
-    def _start_node(self, name: str, kind: Literal["api", "worker"], settings: Mapping[str, str]) -> Node:
+    def _start_node(
+        self, name: str, kind: Literal["api", "worker"], settings: Mapping[str, str], flags: Sequence[str] = ()
+    ) -> Node:
         address, prefix = self.network.add_host(name)
         environment = self.node_environment(name, settings)
+        command = [*prefix, *unit_command(kind)]
         port = None
         if kind == "api":
-            port = free_port(address) if self.mode == "processes" else 8080
-            environment |= {"VOXCONTRACT_HOST": address, "VOXCONTRACT_PORT": str(port), "VOXCONTRACT_WORKERS": "0"}
-        command = [*prefix, sys.executable, "-m", "voxcontract", "serve" if kind == "api" else "worker"]
+            # The unit's own --host 0.0.0.0 --port 8080 in a namespace of its own; a free port of 127.0.0.1 beside
+            # the other nodes otherwise (the last flag given wins)
+            port = 8080 if self.mode == "netns" else free_port(address)
+            if self.mode == "processes":
+                command += ["--host", address, "--port", str(port)]
+        command += flags
         log_path = self.root / "logs" / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(

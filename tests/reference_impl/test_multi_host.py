@@ -50,9 +50,11 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    with Cluster(tmp_path) as running:
+@pytest.fixture(params=["namespaces", "processes"])
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """The cluster with a network namespace per node where the machine allows it (else the fallback, said so), and
+    in the fallback itself: separate processes on 127.0.0.1, as on a machine without ``ip netns``."""
+    with Cluster(tmp_path, use_namespaces=request.param == "namespaces") as running:
         yield running
 
 
