@@ -15,12 +15,13 @@ nodes. A batch: M uploads (not timed), then M ``POST /v1/transcribe`` in a row; 
 first submit to the last job's ``completed_at`` (the server's clock, milliseconds; same machine). Meanwhile the
 client lists the batch's jobs (``GET /v1/jobs``: every job's status in one request, so that polling costs the same
 at any M) every 100 ms, bounded; a job's **queue wait** is its ``created_at`` to the first poll that saw it out of
-``queued``, so it is up to one poll interval late. Every job must complete, and the attempts (from the database) and
-the node that stored each completion (from the worker nodes' logs) are counted: a job run twice shows as a retry.
+``queued``, so it is up to one poll interval late, and its **run time** from then to its ``completed_at``. Every
+job must complete, and the attempts (from the database) and the node that stored each completion (from the worker
+nodes' logs) are counted: a job run twice shows as a retry.
 
 Reported per worker count: the median batch wall time over the rounds (min-max), jobs per minute and audio seconds
 per wall second (the inverse RTF of the whole deployment) from that median, the speed-up over the fewest workers
-measured, the median queue wait over every measured job, and how the jobs spread over the worker nodes.
+measured, the median queue wait and run time over every measured job, and how the jobs spread over the worker nodes.
 
     .venv/bin/python benchmarks/workers_hosts.py                                  # 1, 2, 4 workers, 8 jobs, 3 rounds
     .venv/bin/python benchmarks/workers_hosts.py --workers-hosts 1,2 --jobs 4 --repeat 1 --audio hello.wav
@@ -94,6 +95,11 @@ class JobTiming:
     def queue_wait(self) -> float:
         return max(0.0, self.started_seen - self.created)
 
+    @property
+    def run_time(self) -> float:
+        """First seen running to completed: the job on its worker node (up to one poll interval short)."""
+        return self.completed - self.started_seen
+
 
 @dataclass(frozen=True, slots=True)
 class Batch:
@@ -139,6 +145,10 @@ class Row:
     @property
     def queue_wait(self) -> float:
         return statistics.median(job.queue_wait for batch in self.batches for job in batch.jobs)
+
+    @property
+    def run_time(self) -> float:
+        return statistics.median(job.run_time for batch in self.batches for job in batch.jobs)
 
     @property
     def completed(self) -> int:
@@ -187,6 +197,9 @@ def run(plan: Plan, console: Console) -> Results:
     with Cluster(plan.root / "cluster", use_namespaces=plan.use_namespaces) as cluster:
         results.cluster_mode = cluster.mode_description
         console.log(f"cluster: {cluster.mode_description}")
+        # The schema first, from here: nodes that start together on an empty database race to create it, and the
+        # losers of PostgreSQL's CREATE TABLE race exit (a duplicate pg_type row).
+        cluster.create_key("schema")
         for round_number in range(1, plan.repeat + 1):
             for row in results.rows if round_number % 2 else results.rows[::-1]:
                 measure(cluster, plan, row, round_number, console)
@@ -380,6 +393,7 @@ def result_table(plan: Plan, results: Results, audio_seconds: float) -> Table:
         "audio s / wall s",
         "speed-up",
         "queue wait s (median)",
+        "run s (median)",
         "jobs per worker node",
         "completed",
         "retries",
@@ -396,6 +410,7 @@ def result_table(plan: Plan, results: Results, audio_seconds: float) -> Table:
             f"{row.audio_per_wall_second:.1f}",
             f"{results.speed_up(row):.2f}x",
             f"{row.queue_wait:.2f}",
+            f"{row.run_time:.2f}",
             "/".join(str(jobs) for jobs in row.jobs_by_worker.values()),
             f"{row.completed}/{row.jobs_per_batch * len(row.batches)}",
             str(row.retries),
@@ -424,6 +439,7 @@ def results_json(plan: Plan, results: Results) -> dict[str, Any]:
                 "audio_seconds_per_wall_second": row.audio_per_wall_second,
                 "speed_up": results.speed_up(row),
                 "median_queue_wait": row.queue_wait,
+                "median_run_time": row.run_time,
                 "jobs_by_worker": row.jobs_by_worker,
                 "completed": row.completed,
                 "submitted": row.jobs_per_batch * len(row.batches),

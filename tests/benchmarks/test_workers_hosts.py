@@ -36,6 +36,7 @@ def test_one_worker_node_runs_a_batch_through_the_cluster(tmp_path: Path, capsys
     assert row["jobs_per_minute"] == pytest.approx(2 * 60 / row["median_wall"])
     assert row["speed_up"] == 1
     assert 0 <= row["median_queue_wait"] < row["median_wall"]
+    assert 0 < row["median_run_time"] <= row["median_wall"]
     table = capsys.readouterr().out
     assert "jobs/min" in table
     assert "2/2" in table
