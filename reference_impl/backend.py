@@ -82,17 +82,23 @@ class ReferenceBackend:
             info = await anyio.to_thread.run_sync(self._probe, incoming)
             location = await self.media.keep(incoming, _SUFFIXES.get(info.content_type, ""))
         except BaseException:
-            self.media.discard(incoming)
+            await self._discard(incoming)
             raise
         try:
             record = await anyio.to_thread.run_sync(lambda: self._record(key_id, location, size, filename, info))
         except BaseException:
-            self.media.discard(location)
+            await self._discard(location)
             raise
         logger.info(
             "file %s stored (%s, %d bytes, %.3f s)", record.file_id, info.content_type, size, info.duration_seconds
         )
         return record
+
+    async def _discard(self, location: str) -> None:
+        """Delete media nobody refers to, in a thread (a bucket may take seconds to answer), even when the request
+        is being cancelled."""
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self.media.discard, location)
 
     def _probe(self, incoming: str) -> MediaInfo:
         with self.media.open(incoming) as source:

@@ -29,9 +29,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -156,10 +156,9 @@ class JobStore:
         """
         with self._sessions.begin() as session:
             record = session.scalar(_file_of(key_id, file_id).with_for_update())
-            if record is None:
+            # holds the write lock (SQLite) before the check: no job can slip in between
+            if record is None or not _delete_row(session, record):
                 return None
-            session.delete(record)
-            session.flush()  # holds the write lock (SQLite) before the check: no job can slip in between
             _refuse_if_in_use(session, file_id)
             remove_media(record.path)
             return record
@@ -483,10 +482,8 @@ class JobStore:
         """Delete a file row and its media in ``session`` (which already holds the write lock) unless an active
         job needs it; whether it went."""
         media = session.scalar(_file_of(key_id, file_id).with_for_update())
-        if media is None or _jobs_using(session, file_id):
+        if media is None or _jobs_using(session, file_id) or not _delete_row(session, media):
             return False
-        session.delete(media)
-        session.flush()
         remove_media(media.path)
         return True
 
@@ -522,10 +519,9 @@ class JobStore:
         try:
             with self._sessions.begin() as session:
                 media = session.scalar(_file_of(key_id, file_id).with_for_update())
-                if media is None:
+                # the write lock first (SQLite), then the check: no new job slips in between
+                if media is None or not _delete_row(session, media):
                     return False
-                session.delete(media)
-                session.flush()  # the write lock first (SQLite), then the check: no new job slips in between
                 if _jobs_using(session, file_id):
                     raise _FileNeeded()
                 remove_media(media.path)
@@ -535,6 +531,15 @@ class JobStore:
         except Exception:  # the media store refused: the row stays, the next purge tries again
             logger.exception("retention: file %s could not be deleted now", file_id)
             return False
+
+
+def _delete_row(session: Session, record: File) -> bool:
+    """Delete the file's row; False when another transaction deleted it first. SQLite has no row locks: two
+    deletions may both have read the row, and only the first of them deletes it (then removes the media)."""
+    result = session.execute(
+        delete(File).where(File.file_id == record.file_id).execution_options(synchronize_session=False)
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 class _FileNeeded(Exception):

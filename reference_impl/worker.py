@@ -32,6 +32,7 @@ import anyio
 from reference_impl.db import Job
 from reference_impl.delivery import WebhookSender
 from reference_impl.deployment import Deployment
+from reference_impl.media_store import MediaUnavailable
 from reference_impl.pipeline import TranscriptionPipeline
 from reference_impl.queue import JobQueue, make_huey
 from reference_impl.store import TRANSCRIPTION_FAILED
@@ -156,6 +157,14 @@ class JobRunner:
         return self.settings.job_deadline_factor * media_seconds + self.settings.job_deadline_min_seconds
 
     def _run(self, job: Job, progress: _Progress) -> bool:
+        try:
+            return self._attempt(job, progress)
+        except MediaUnavailable as exc:  # an outage of the store, not the job's fault: another attempt, later
+            logger.warning("job %s: back to the queue, the media store is unavailable: %s", job.job_id, exc.detail)
+            self.store.release(job.job_id, self.worker_id)
+            return False
+
+    def _attempt(self, job: Job, progress: _Progress) -> bool:
         started = time.monotonic()
         media = self.store.get_file(job.key_id, job.file_id)
         if media is None or not self.media.exists(media.path):
@@ -167,6 +176,8 @@ class JobRunner:
             with self.media.open(media.path) as source:
                 options = JobOptions.from_document(job.options).transcription()
                 transcript = self.pipeline.transcribe(source, options, progress.update)
+        except MediaUnavailable:
+            raise
         except JobCancelled:
             logger.info("job %s: stopped, it was deleted or taken over", job.job_id)
             return False

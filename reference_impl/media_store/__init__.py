@@ -19,9 +19,15 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from voxcontract.errors import ServiceUnavailable
 from voxcontract.media import MediaSource
 
-__all__ = ["MediaStore", "MediaWriter", "write_all"]
+__all__ = ["MediaStore", "MediaUnavailable", "MediaWriter", "write_all"]
+
+
+class MediaUnavailable(ServiceUnavailable):
+    """The media store cannot be used now (a bucket across the network down or refusing): an outage, never the
+    media's fault. A request answers it ``503`` (retry later); a job that meets it goes back to the queue."""
 
 
 class MediaWriter(Protocol):
@@ -50,10 +56,11 @@ class MediaStore(Protocol):
         """Make a finished incoming file media under a final, random name ending in ``suffix``; its location."""
 
     def exists(self, location: str) -> bool:
-        """Whether the media at ``location`` is there."""
+        """Whether the media at ``location`` is there (:class:`MediaUnavailable` when the store cannot say)."""
 
     def open(self, location: str) -> AbstractContextManager[MediaSource]:
-        """The media at ``location`` to read (``FileNotFoundError`` when it is gone)."""
+        """The media at ``location`` to read (``FileNotFoundError`` when it is gone; reads may raise
+        :class:`MediaUnavailable`)."""
 
     def remove(self, location: str) -> None:
         """Delete media (a no-op when it is already gone); locations outside the store are refused (logged).

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 import anyio
 import anyio.to_thread
 
-from voxcontract.errors import ConfigError, ProblemError, ServiceUnavailable
+from reference_impl.media_store import MediaUnavailable
+from voxcontract.errors import ConfigError, ProblemError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -51,14 +52,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The size of each part of a multipart upload, give or take one received chunk (S3: at least 5 MiB but the last, at
-#: most 10,000 parts: 80 GB); what an upload in progress holds in memory.
-PART_BYTES = 8 * 1024 * 1024
+#: most 10,000 parts: 50 GB); what an upload in progress holds in memory.
+PART_BYTES = 5 * 1024 * 1024
 #: The size of each ranged read: the read buffer of a worker's media stream.
 READ_BLOCK_BYTES = 1024 * 1024
 #: Incoming objects and multipart uploads older than this were left by a process that died (no upload takes a day).
 STALE_INCOMING_SECONDS = 24 * 3600.0
 _INCOMING = ".incoming/"
 _READ_ATTEMPTS = 3
+_POOL_CONNECTIONS = 40
 #: S3 bucket names: 3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
@@ -143,6 +145,9 @@ class S3MediaStore:
         except Exception as exc:
             if _error_code(exc) in _MISSING:
                 return None
+            if _is_s3_error(exc):
+                detail = f"The media store cannot be read now ({_error_code(exc)}). Retry later."
+                raise MediaUnavailable(detail) from exc
             raise
 
     @contextlib.contextmanager
@@ -272,7 +277,7 @@ class _MultipartWriter:
         return self.store.location(self.key)
 
     async def abort(self) -> None:
-        """Abort the multipart upload (its parts are freed), or delete the object if it was completed."""
+        """Abort the multipart upload (its parts are freed), or delete the object if it may exist."""
         self._pending.clear()
         with anyio.CancelScope(shield=True):
             try:
@@ -282,10 +287,10 @@ class _MultipartWriter:
 
     def _abort(self) -> None:
         client, bucket = self.store.client, self.store.bucket
-        if self._finished:
-            client.delete_object(Bucket=bucket, Key=self.key)
-        elif self._upload_id is not None:
+        if self._upload_id is not None and not self._finished:
             client.abort_multipart_upload(Bucket=bucket, Key=self.key, UploadId=self._upload_id)
+        else:  # finished, or a single PUT that may have landed though its answer was lost: no key is fine too
+            client.delete_object(Bucket=bucket, Key=self.key)
 
 
 class _RangeReader(io.RawIOBase):
@@ -328,16 +333,19 @@ class _RangeReader(io.RawIOBase):
                 answer = self.client.get_object(Bucket=self.bucket, Key=self.key, Range=f"bytes={first}-{last}")
                 return answer["Body"].read()
             except Exception as exc:  # a connection lost mid-body is not retried by botocore itself
-                if attempt == _READ_ATTEMPTS or _error_code(exc) in _MISSING:
-                    raise OSError(f"reading s3://{self.bucket}/{self.key}: {_describe(exc)}") from exc
+                if _error_code(exc) in _MISSING:
+                    raise FileNotFoundError(f"s3://{self.bucket}/{self.key} was deleted while it was read") from exc
+                if attempt == _READ_ATTEMPTS:
+                    logger.error("reading s3://%s/%s: %s", self.bucket, self.key, _describe(exc))
+                    raise MediaUnavailable("The media store cannot be read now. Retry later.") from exc
                 logger.info("reading %s again after %s", self.key, _describe(exc))
         raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager
 def s3_errors(action: str) -> Iterator[None]:
-    """The bucket refusing or unreachable is the server's trouble, not the client's: ``503 service_unavailable``
-    (with ``Retry-After``), after botocore's own retries; ``action`` ends the detail."""
+    """The bucket refusing or unreachable is the server's trouble, not the client's: :class:`MediaUnavailable`, a
+    ``503 service_unavailable`` (with ``Retry-After``), after botocore's own retries; ``action`` ends the detail."""
     try:
         yield
     except ProblemError:
@@ -346,7 +354,7 @@ def s3_errors(action: str) -> Iterator[None]:
         if not _is_s3_error(exc):
             raise
         logger.error("media store: %s", _describe(exc))
-        raise ServiceUnavailable(
+        raise MediaUnavailable(
             f"The media store cannot be used now ({_error_code(exc)}); {action}. Retry later."
         ) from exc
 
@@ -379,6 +387,8 @@ def client_from_environment() -> S3Client:
     custom = bool(os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
     config = Config(
         retries={"mode": "standard", "max_attempts": 5},
+        # as many connections as the threads that call the client at once (anyio's default limiter)
+        max_pool_connections=_POOL_CONNECTIONS,
         connect_timeout=10,
         read_timeout=60,
         s3={"addressing_style": "path" if custom else "auto"},

@@ -5,6 +5,7 @@ directory, free ports, one access key, stopped at the end."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 STARTUP_SECONDS = 60.0
+_START_ATTEMPTS = 3
 ACCESS_KEY = "voxcontract-test"
 REGION = "us-east-1"
 #: master, volume, filer and the S3 gateway, each with an HTTP and a gRPC port.
@@ -65,6 +67,19 @@ class SeaweedFS:
         }
 
     def start(self) -> Self:
+        """Start (or restart, on the same ports and data); a first start whose free ports were taken in the meantime
+        by another process (they are only free when chosen) tries again on others."""
+        first = not (self.root / "data").exists()
+        for _ in range(_START_ATTEMPTS):
+            self._launch()
+            if self._wait_ready():
+                return self
+            if not (first and "address already in use" in self.log_tail(200)):
+                break
+            self.ports = {name: (free_port(self.host), free_port(self.host)) for name in _PORTS}
+        raise AssertionError(f"weed exited: {self.log_tail()}")
+
+    def _launch(self) -> None:
         config = self.root / "s3.json"
         identity = {
             "name": "tests",
@@ -72,19 +87,21 @@ class SeaweedFS:
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
         config.write_text(json.dumps({"identities": [identity]}))
-        (self.root / "data").mkdir()
+        (self.root / "data").mkdir(exist_ok=True)  # a restart keeps the data
         args = [weed_binary(), "server", f"-dir={self.root / 'data'}", f"-ip={self.host}", f"-ip.bind={self.host}"]
         for name, (http, grpc) in self.ports.items():
             args += [f"-{name}.port={http}", f"-{name}.port.grpc={grpc}"]
         args += ["-s3", f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false"]
         args += ["-master.volumeSizeLimitMB=64", "-volume.max=0", f"-metricsPort={free_port(self.host)}"]
+        # weed takes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from its environment as an identity too: a test that
+        # points this process at another store must not hand that store's credentials to this one
+        environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_ready()
-        return self
+            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=environment)
 
-    def _wait_ready(self) -> None:
-        """Until a bucket can be created and written (the gateway answers before the filer and volumes are up)."""
+    def _wait_ready(self) -> bool:
+        """Until a bucket can be created and written (the gateway answers before the filer and volumes are up);
+        False when weed exited."""
         deadline = time.monotonic() + STARTUP_SECONDS
         probe = f"ready-{secrets.token_hex(4)}"
         while True:
@@ -94,11 +111,12 @@ class SeaweedFS:
                 client.put_object(Bucket=probe, Key="probe", Body=b"ok")
                 client.delete_object(Bucket=probe, Key="probe")
                 client.delete_bucket(Bucket=probe)
-                return
+                return True
             except Exception as exc:  # any failure before the deadline means "not yet"
                 failure = exc
             assert self._process is not None
-            assert self._process.poll() is None, f"weed exited: {self.log_tail()}"
+            if self._process.poll() is not None:
+                return False
             assert time.monotonic() < deadline, f"SeaweedFS did not start: {failure!r}\n{self.log_tail()}"
             time.sleep(0.2)
 
@@ -137,10 +155,14 @@ class SeaweedFS:
         listing = self.client().list_multipart_uploads(Bucket=bucket, Prefix=prefix)
         return [upload["Key"] for upload in listing.get("Uploads", [])]
 
-    def stop(self) -> None:
+    def kill(self) -> None:
+        """``kill -9`` of the server, its data kept: :meth:`start` brings it back on the same ports."""
         if self._process is not None and self._process.poll() is None:
             self._process.kill()  # a throwaway store: its graceful shutdown takes ~25 s
             self._process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.kill()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Self:
