@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import sqlite3
 import string
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -27,6 +29,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy import create_engine as _create_engine
 from sqlalchemy.engine import Dialect
@@ -267,16 +270,46 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
 
 
+#: The PostgreSQL advisory lock under which a node creates the tables (any constant of the deployment's own).
+_SCHEMA_LOCK = int.from_bytes(b"voxschem", "big") >> 1
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database to WAL (it stays so). The switch takes an exclusive lock without waiting for the busy
+    timeout: processes opening a new database together retry it until its first opener has made the switch."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def create_schema(engine: Engine) -> None:
-    """Create the tables that do not exist yet (migrations are a later concern)."""
-    Base.metadata.create_all(engine)
+    """Create the tables that do not exist yet (migrations are a later concern), one node at a time.
+
+    ``create_all`` checks which tables exist, then creates the others: nodes starting together on an empty database
+    would all see none, and all but one fail creating them (a unique violation in PostgreSQL's catalog). They take
+    turns instead: under a transaction-scoped advisory lock on PostgreSQL; on SQLite, in a write transaction taken
+    before the checks (``BEGIN IMMEDIATE``: one writer at a time, the others wait for the busy timeout).
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        Base.metadata.create_all(connection)
+        connection.commit()
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
