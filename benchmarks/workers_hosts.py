@@ -197,9 +197,6 @@ def run(plan: Plan, console: Console) -> Results:
     with Cluster(plan.root / "cluster", use_namespaces=plan.use_namespaces) as cluster:
         results.cluster_mode = cluster.mode_description
         console.log(f"cluster: {cluster.mode_description}")
-        # The schema first, from here: nodes that start together on an empty database race to create it, and the
-        # losers of PostgreSQL's CREATE TABLE race exit (a duplicate pg_type row).
-        cluster.create_key("schema")
         for round_number in range(1, plan.repeat + 1):
             for row in results.rows if round_number % 2 else results.rows[::-1]:
                 measure(cluster, plan, row, round_number, console)
