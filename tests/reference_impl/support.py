@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,19 @@ def upload(client: httpx.Client, path: Path, content_type: str = "application/oc
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def upload_traced(client: httpx.Client, path: Path, content_type: str = "audio/wav") -> tuple[httpx.Response, int]:
+    """Upload ``path`` (multipart) while tracing Python's allocations (the server runs in this process too); the
+    answer and the peak of allocated bytes."""
+    tracemalloc.start()
+    try:
+        with path.open("rb") as media:
+            response = client.post("/v1/upload", files={"file": (path.name, media, content_type)})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return response, peak
 
 
 def start_job(client: httpx.Client, file_id: str, **options: Any) -> dict[str, Any]:

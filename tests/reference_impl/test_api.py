@@ -4,7 +4,6 @@ retention (media gone from disk), tenants, and the clear 4xx problems for what i
 from __future__ import annotations
 
 import contextlib
-import tracemalloc
 import wave
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from tests.reference_impl.support import (
     start_job,
     transcribe,
     upload,
+    upload_traced,
     wait_for_job,
 )
 from tests.reference_impl.test_media_store import unwritable
@@ -154,13 +154,7 @@ def test_a_large_upload_is_not_held_in_memory(tmp_path: Path) -> None:
     """40 MB through the real server in this process: the peak of Python allocations stays far below the body."""
     big = silent_wav(tmp_path / "long.wav", seconds=1250)  # 40 MB
     with serve_reference(tmp_path / "data", workers=0) as server, server.client() as client:
-        tracemalloc.start()
-        try:
-            with big.open("rb") as media:
-                response = client.post("/v1/upload", files={"file": ("long.wav", media, "audio/wav")})
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        response, peak = upload_traced(client, big)
     assert response.status_code == 201, response.text
     assert response.json()["size_bytes"] == big.stat().st_size
     assert peak < 12_000_000, f"peak {peak / 1e6:.1f} MB of Python allocations for a 40 MB upload"

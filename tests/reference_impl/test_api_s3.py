@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import time
-import tracemalloc
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +18,14 @@ from starlette.routing import Route
 from reference_impl.db import utcnow
 from reference_impl.media_store.s3 import PART_BYTES
 from tests.reference_impl.seaweedfs import SeaweedFS
-from tests.reference_impl.support import RunningReference, serve_reference, start_job, upload, wait_for_job
+from tests.reference_impl.support import (
+    RunningReference,
+    serve_reference,
+    start_job,
+    upload,
+    upload_traced,
+    wait_for_job,
+)
 from tests.reference_impl.test_api import HELLO, problem, silent_wav
 from voxcontract.serving import BackgroundServer
 
@@ -85,19 +91,13 @@ def test_a_large_upload_is_sent_in_parts_and_never_held_whole(
     server, bucket = s3_reference
     big = silent_wav(tmp_path / "long.wav", seconds=2 * PART_BYTES / 32_000 + 10)  # 2 parts and a bit
     with server.client() as client:
-        tracemalloc.start()
-        try:
-            with big.open("rb") as media:
-                response = client.post("/v1/upload", files={"file": ("long.wav", media, "audio/wav")})
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        response, peak = upload_traced(client, big)
         assert response.status_code == 201, response.text
         assert response.json()["size_bytes"] == big.stat().st_size
         assert response.json()["duration_seconds"] == pytest.approx(2 * PART_BYTES / 32_000 + 10, abs=0.01)
         assert bucket.leftovers() == []
         assert client.delete(f"/v1/files/{response.json()['file_id']}").status_code == 204
-    # client and server share this process: one part buffered, its copy sent, the client's own reads
+    # client and server share this process: one part buffered, the client's own reads
     assert peak < 3.5 * PART_BYTES, f"peak {peak / 1e6:.1f} MB of Python allocations for {big.stat().st_size} bytes"
 
 
