@@ -124,9 +124,9 @@ class S3MediaStore:
             raise ValueError(f"not an incoming object of this store: {incoming}")
         final = self.prefix + secrets.token_hex(16) + suffix
         with s3_errors("nothing was kept"):
-            await _in_thread(functools.partial(self._copy, source, final))
+            await _in_thread(self._copy, source, final)
         with contextlib.suppress(ProblemError), s3_errors("the incoming copy stays until the next sweep"):
-            await _in_thread(functools.partial(self.client.delete_object, Bucket=self.bucket, Key=source))
+            await _in_thread(self.client.delete_object, Bucket=self.bucket, Key=source)
         return self.location(final)
 
     def _copy(self, source: str, target: str) -> None:
@@ -235,21 +235,11 @@ class _MultipartWriter:
         client, bucket = self.store.client, self.store.bucket
         with s3_errors("nothing was kept"):
             if self._upload_id is None:
-                started = await _in_thread(
-                    functools.partial(client.create_multipart_upload, Bucket=bucket, Key=self.key)
-                )
+                started = await _in_thread(client.create_multipart_upload, Bucket=bucket, Key=self.key)
                 self._upload_id = started["UploadId"]
             number = len(self._parts) + 1
-            sent = await _in_thread(
-                functools.partial(
-                    client.upload_part,
-                    Bucket=bucket,
-                    Key=self.key,
-                    UploadId=self._upload_id,
-                    PartNumber=number,
-                    Body=_body(data),
-                )
-            )
+            target = {"Bucket": bucket, "Key": self.key, "UploadId": self._upload_id}
+            sent = await _in_thread(client.upload_part, **target, PartNumber=number, Body=_body(data))
         self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
 
     async def finish(self) -> str:
@@ -257,21 +247,14 @@ class _MultipartWriter:
         if self._upload_id is None:
             body = self._pending
             with s3_errors("nothing was kept"):
-                await _in_thread(functools.partial(client.put_object, Bucket=bucket, Key=self.key, Body=_body(body)))
+                await _in_thread(client.put_object, Bucket=bucket, Key=self.key, Body=_body(body))
         else:
             if self._pending:
                 await self._send_part(self._pending)
             parts: CompletedMultipartUploadTypeDef = {"Parts": self._parts}
             with s3_errors("nothing was kept"):
-                await _in_thread(
-                    functools.partial(
-                        client.complete_multipart_upload,
-                        Bucket=bucket,
-                        Key=self.key,
-                        UploadId=self._upload_id,
-                        MultipartUpload=parts,
-                    )
-                )
+                target = {"Bucket": bucket, "Key": self.key, "UploadId": self._upload_id}
+                await _in_thread(client.complete_multipart_upload, **target, MultipartUpload=parts)
         self._pending.clear()
         self._finished = True
         return self.store.location(self.key)
@@ -404,5 +387,6 @@ def _body(data: bytearray) -> bytes:
     return cast(bytes, data)
 
 
-async def _in_thread(call: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(call)
+async def _in_thread(call: Callable[..., T], *arguments: Any, **keywords: Any) -> T:
+    """``call(*arguments, **keywords)`` in a worker thread: boto3 blocks."""
+    return await anyio.to_thread.run_sync(functools.partial(call, *arguments, **keywords))
