@@ -130,7 +130,8 @@ class S3MediaStore:
         return self.location(final)
 
     def _copy(self, source: str, target: str) -> None:
-        # The managed copy: one CopyObject up to its size, a multipart copy beyond (CopyObject stops at 5 GB).
+        # boto3's managed copy: one CopyObject for a small object, a multipart copy (UploadPartCopy) for a large one
+        # (CopyObject stops at 5 GB)
         self.client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
 
     # --- reading -----------------------------------------------------------------------------------------------
