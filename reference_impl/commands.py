@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reference_impl.app import ReferenceApp, create_app
-from reference_impl.db import ApiKey
-from reference_impl.deployment import Deployment, open_deployment
+from reference_impl.db import ApiKey, make_sessions
+from reference_impl.deployment import Deployment, open_database, open_deployment
+from reference_impl.keys import KeyRing
 from reference_impl.pipeline import build_pipeline
 from reference_impl.settings import ReferenceSettings
 from reference_impl.worker import WorkerRuntime
@@ -66,16 +67,26 @@ def _deployment(settings: ReferenceSettings) -> Iterator[Deployment]:
         deployment.close()
 
 
+@contextlib.contextmanager
+def _key_ring(settings: ReferenceSettings) -> Iterator[KeyRing]:
+    """The deployment's keys: its database alone."""
+    database = open_database(settings)
+    try:
+        yield KeyRing(make_sessions(database))
+    finally:
+        database.dispose()
+
+
 def create_key(settings: ReferenceSettings, name: str) -> tuple[str, ApiKey]:
-    with _deployment(settings) as deployment:
-        return deployment.keys.create(name)
+    with _key_ring(settings) as keys:
+        return keys.create(name)
 
 
 def list_keys(settings: ReferenceSettings) -> list[ApiKey]:
-    with _deployment(settings) as deployment:
-        return deployment.keys.list()
+    with _key_ring(settings) as keys:
+        return keys.list()
 
 
 def revoke_key(settings: ReferenceSettings, key_id: str) -> bool:
-    with _deployment(settings) as deployment:
-        return deployment.keys.revoke(key_id)
+    with _key_ring(settings) as keys:
+        return keys.revoke(key_id)

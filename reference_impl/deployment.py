@@ -19,7 +19,7 @@ from reference_impl.settings import ReferenceSettings
 from reference_impl.store import JobStore
 from voxcontract.errors import ConfigError
 
-__all__ = ["Deployment", "open_deployment"]
+__all__ = ["Deployment", "open_database", "open_deployment", "open_media_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,21 @@ def open_deployment(settings: ReferenceSettings) -> Deployment:
         media = open_media_store(settings)
     except OSError as exc:
         raise ConfigError(f"cannot use the data directory {settings.data_path}: {exc.strerror or exc}") from exc
-    database = make_engine(settings.effective_database_url)
-    create_schema(database)
+    database = open_database(settings)
     sessions = make_sessions(database)
     store = JobStore.for_settings(sessions, settings)
     logger.debug("deployment opened: %s", settings.data_path)
     return Deployment(settings=settings, database=database, store=store, keys=KeyRing(sessions), media=media)
+
+
+def open_database(settings: ReferenceSettings) -> Engine:
+    """The deployment's database alone, its tables created if needed (``voxcontract keys`` needs nothing else: an
+    admin host need not reach the media bucket)."""
+    if settings.database_url is None:  # SQLite in the data dir
+        try:
+            settings.data_path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot use the data directory {settings.data_path}: {exc.strerror or exc}") from exc
+    database = make_engine(settings.effective_database_url)
+    create_schema(database)
+    return database

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from reference_impl.commands import prepare_server
 from reference_impl.settings import ReferenceSettings
 from voxcontract.cli import main
-from voxcontract.serving import BackgroundServer
+from voxcontract.serving import BackgroundServer, free_port
 
 
 def test_the_first_start_makes_one_key_shown_once(tmp_path: Path) -> None:
@@ -56,6 +57,24 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert "no active key" in again.output
     (after,) = json.loads(runner.invoke(main, ["keys", "list", "--data-dir", str(tmp_path), "--format", "json"]).stdout)
     assert after["revoked_at"] is not None
+
+
+def test_keys_need_the_database_only_not_the_media_bucket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin host with the deployment's environment but no route to its bucket still manages keys; a server
+    there cannot start (the bucket is checked at start)."""
+    monkeypatch.setenv("VOXCONTRACT_MEDIA_URL", "s3://unreachable-bucket/media")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "nobody")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "nothing")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    runner = CliRunner()
+    created = runner.invoke(main, ["keys", "create", "admin", "--data-dir", str(tmp_path)])
+    assert created.exit_code == 0, created.output
+    listed = runner.invoke(main, ["keys", "list", "--data-dir", str(tmp_path), "--format", "json"])
+    assert [record["name"] for record in json.loads(listed.stdout)] == ["admin"]
+    server = runner.invoke(main, ["worker", "--data-dir", str(tmp_path)])
+    assert server.exit_code == 2
+    assert "unreachable-bucket" in server.output
 
 
 def test_bad_settings_are_usage_errors(tmp_path: Path) -> None:
